@@ -1,0 +1,130 @@
+"""Redress: report harm from AI outputs, track the case, get a reasoned decision."""
+
+import sqlite3
+
+import sqlalchemy as sa
+from flask import Flask
+
+from portal.config import (
+    PROJECT_ROOT,
+    SUPPORTED_LOCALES,
+    ConfigurationError,
+    config_from_environment,
+    default_config,
+    normalise_database_url,
+)
+from portal.extensions import babel, csrf, db, limiter, migrate
+
+DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app. No side effects: no database writes, no scheduler, no network."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    load_configuration(app, test_config)
+    register_extensions(app)
+    register_i18n(app)
+    register_template_globals(app)
+    register_security_and_access(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def load_configuration(app: Flask, test_config: dict | None) -> None:
+    app.config.from_mapping(default_config())
+    app.config.update(config_from_environment() if test_config is None else test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    if not app.config["SECRET_KEY"]:
+        if not (app.testing or app.config["PORTAL_ENV"] == "development"):
+            raise ConfigurationError(
+                "PORTAL_SECRET_KEY is not set. Set it to a long random value, for example "
+                "the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'. "
+                "(Set PORTAL_ENV=development to run locally with an insecure built-in key.)"
+            )
+        app.config["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
+    app.config["SESSION_COOKIE_SECURE"] = app.config["PORTAL_HTTPS"]
+    app.config["PREFERRED_URL_SCHEME"] = "https" if app.config["PORTAL_HTTPS"] else "http"
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    """WAL lets readers work while a report is written; SQLite enforces foreign keys on request."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def register_i18n(app: Flask) -> None:
+    from portal.i18n import (
+        LANGUAGE_NAMES,
+        current_locale_code,
+        format_local_datetime,
+        select_locale,
+        text_direction,
+    )
+
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(
+        current_locale=current_locale_code,
+        text_direction=text_direction,
+        supported_locales=SUPPORTED_LOCALES,
+        language_names=LANGUAGE_NAMES,
+    )
+    app.jinja_env.filters["local_datetime"] = format_local_datetime
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+
+
+def register_template_globals(app: Flask) -> None:
+    """Enums that templates compare against (never against string literals)."""
+    from portal.models import EventKind, Status, TicketKind
+    from portal.services.status import OPEN_STATES
+
+    app.jinja_env.globals.update(
+        TicketKind=TicketKind, EventKind=EventKind, Status=Status, open_statuses=OPEN_STATES
+    )
+
+
+def register_security_and_access(app: Flask) -> None:
+    from portal.access import register_access_policy
+    from portal.security import register_security
+
+    register_security(app)
+    register_access_policy(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.views import public, reports
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(reports.bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from portal.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from portal.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,161 @@
+"""Configuration: defaults here, production values from ``PORTAL_``-prefixed environment variables.
+
+Tests pass a mapping to ``create_app`` instead of using the environment.
+"""
+
+import copy
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+SUPPORTED_LOCALES = ("en", "fr", "ar")
+RTL_LOCALES = frozenset({"ar", "he", "fa", "ur"})
+
+MiB = 1024 * 1024
+
+
+class DefaultConfig:
+    """Defaults for every setting. Read through :func:`default_config`, which copies them."""
+
+    # "production" unless said otherwise: a deployment that forgets to configure itself must
+    # refuse to start without a secret rather than run with a guessable one.
+    PORTAL_ENV = "production"
+    SECRET_KEY = None
+
+    SQLALCHEMY_DATABASE_URI = "sqlite:///redress.sqlite3"  # relative: inside the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {}
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
+
+    # A report can take an hour to write: the CSRF token lives as long as the session.
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+
+    # Five files of 10 MB each plus the text fields, with room to spare: the per-file check,
+    # with its clear message, is what a person meets, not a bare 413.
+    PORTAL_MAX_FILE_BYTES = 10 * MiB
+    PORTAL_MAX_FILES = 5
+    MAX_CONTENT_LENGTH = 80 * MiB
+    MAX_FORM_MEMORY_SIZE = 2 * MiB
+
+    PORTAL_HTTPS = False
+    PORTAL_UPLOAD_DIR = None  # default: <instance>/uploads
+    PORTAL_DEFAULT_TIMEZONE = "UTC"
+    PORTAL_DEFAULT_COUNTRY = "default"
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    PORTAL_RATELIMIT_SUBMIT = "10 per hour;3 per minute"
+    PORTAL_RATELIMIT_TRACK = "60 per hour;20 per minute"
+    PORTAL_RATELIMIT_LOST_LINK = "5 per hour"
+
+    PORTAL_MAIL_FROM = "Redress <no-reply@redress.invalid>"
+    PORTAL_SMTP_HOST = "127.0.0.1"
+    PORTAL_SMTP_PORT = 25
+    PORTAL_SMTP_USERNAME = None
+    PORTAL_SMTP_PASSWORD = None
+    PORTAL_SMTP_STARTTLS = False
+    PORTAL_SMTP_TIMEOUT = 10
+
+    # Target times promised to reporters, in hours, per severity. The SLA policies that staff
+    # manage replace these once they exist; until then these are the published defaults.
+    PORTAL_SLA_TARGETS: ClassVar[dict] = {
+        "critical": {"first_response": 1, "resolution": 24},
+        "high": {"first_response": 24, "resolution": 7 * 24},
+        "medium": {"first_response": 3 * 24, "resolution": 21 * 24},
+        "low": {"first_response": 7 * 24, "resolution": 42 * 24},
+    }
+
+    # Where to report illegal images instead of here (shown on the evidence question).
+    PORTAL_ILLEGAL_CONTENT_REPORTING: ClassVar[dict] = {
+        "name": "INHOPE",
+        "url": "https://www.inhope.org/EN#hotlineReferral",
+    }
+    # Crisis resources by country code; "default" when the country is unknown or not listed.
+    PORTAL_CRISIS_RESOURCES: ClassVar[dict] = {
+        "default": [
+            {"name": "Emergency services", "phone": "112", "url": None},
+            {"name": "Find A Helpline", "phone": None, "url": "https://findahelpline.com"},
+        ],
+        "FR": [
+            {"name": "SAMU", "phone": "15", "url": None},
+            {
+                "name": "3114 — Numéro national de prévention du suicide",
+                "phone": "3114",
+                "url": "https://3114.fr",
+            },
+        ],
+        "GB": [
+            {"name": "Emergency services", "phone": "999", "url": None},
+            {"name": "Samaritans", "phone": "116 123", "url": "https://www.samaritans.org"},
+        ],
+        "US": [
+            {"name": "Emergency services", "phone": "911", "url": None},
+            {
+                "name": "988 Suicide & Crisis Lifeline",
+                "phone": "988",
+                "url": "https://988lifeline.org",
+            },
+        ],
+    }
+
+
+def default_config() -> dict:
+    """A fresh copy of the defaults: no app can change another's nested settings."""
+    return copy.deepcopy(
+        {key: getattr(DefaultConfig, key) for key in dir(DefaultConfig) if key.isupper()}
+    )
+
+
+_BOOLEAN_TRUE = {"1", "true", "yes", "on"}
+
+# Environment variable -> (config key, parser). Only these are read from the environment.
+_ENVIRONMENT_KEYS = {
+    "PORTAL_ENV": ("PORTAL_ENV", str),
+    "PORTAL_SECRET_KEY": ("SECRET_KEY", str),
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "PORTAL_HTTPS": ("PORTAL_HTTPS", lambda v: v.lower() in _BOOLEAN_TRUE),
+    "PORTAL_UPLOAD_DIR": ("PORTAL_UPLOAD_DIR", str),
+    "PORTAL_DEFAULT_TIMEZONE": ("PORTAL_DEFAULT_TIMEZONE", str),
+    "PORTAL_DEFAULT_COUNTRY": ("PORTAL_DEFAULT_COUNTRY", str),
+    "PORTAL_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "PORTAL_MAIL_FROM": ("PORTAL_MAIL_FROM", str),
+    "PORTAL_SMTP_HOST": ("PORTAL_SMTP_HOST", str),
+    "PORTAL_SMTP_PORT": ("PORTAL_SMTP_PORT", int),
+    "PORTAL_SMTP_USERNAME": ("PORTAL_SMTP_USERNAME", str),
+    "PORTAL_SMTP_PASSWORD": ("PORTAL_SMTP_PASSWORD", str),
+    "PORTAL_SMTP_STARTTLS": ("PORTAL_SMTP_STARTTLS", lambda v: v.lower() in _BOOLEAN_TRUE),
+    "PORTAL_SLA_TARGETS": ("PORTAL_SLA_TARGETS", json.loads),
+    "PORTAL_CRISIS_RESOURCES": ("PORTAL_CRISIS_RESOURCES", json.loads),
+    "PORTAL_ILLEGAL_CONTENT_REPORTING": ("PORTAL_ILLEGAL_CONTENT_REPORTING", json.loads),
+}
+
+
+def config_from_environment(environ=os.environ) -> dict:
+    config = {}
+    for variable, (key, parse) in _ENVIRONMENT_KEYS.items():
+        if environ.get(variable):
+            config[key] = parse(environ[variable])
+    return config
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the ``postgres://`` spelling that hosting providers hand out."""
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+class ConfigurationError(RuntimeError):
+    """The app refuses to start: the message says what to set."""

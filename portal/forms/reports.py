@@ -1,0 +1,252 @@
+"""The reporter's forms: report or dispute, add information, withdraw, lost link."""
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.forms import enum_choices
+from portal.models import Category, ReporterRole, Severity, TicketKind
+from portal.models.tickets import DESCRIPTION_MAX_CHARS, OUTPUT_MAX_CHARS, SHORT_TEXT_MAX_CHARS
+
+NOT_LISTED = "not_listed"
+YES, NO = "yes", "no"
+
+
+def _too_long(limit: int):
+    return Length(
+        max=limit,
+        message=_l("This must be %(limit)s characters or fewer", limit=f"{limit:,}"),
+    )
+
+
+def _not_in_future(form, field):
+    if field.data and field.data > date.today():  # noqa: DTZ011 - the reporter's calendar day
+        raise ValidationError(_l("The date must be today or in the past"))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ReportForm(FlaskForm):
+    """Both kinds of report. ``kind`` decides whether ``expected_output`` is asked for."""
+
+    form_key = HiddenField()
+    kind = HiddenField()
+
+    reporter_role = RadioField(
+        _l("Who are you reporting for?"),
+        choices=enum_choices(ReporterRole),
+        validators=[InputRequired(_l("Select who you are reporting for"))],
+    )
+    model_choice = SelectField(
+        _l("Which AI model produced the output?"),
+        description=_l("If you do not know the version, choose the model on its own."),
+        validators=[InputRequired(_l("Select the AI model, or choose that it is not listed"))],
+        validate_choice=False,  # checked against the registry in validate_model_choice
+    )
+    model_not_listed = StringField(
+        _l("Name of the model or product"),
+        description=_l("As much as you know: the product, the company, the version."),
+        validators=[Optional(), _too_long(SHORT_TEXT_MAX_CHARS)],
+    )
+    output_id = StringField(
+        _l("Output identifier (optional)"),
+        description=_l(
+            "Some products show an ID for each answer. Leave this empty if you do not have one."
+        ),
+        validators=[
+            Optional(),
+            Length(max=200, message=_l("This must be 200 characters or fewer")),
+        ],
+    )
+    output_text = TextAreaField(
+        _l("What did the AI output say?"),
+        description=_l("Copy and paste it if you can. Up to 20,000 characters."),
+        validators=[DataRequired(_l("Enter what the AI output said")), _too_long(OUTPUT_MAX_CHARS)],
+    )
+    input_text = TextAreaField(
+        _l("What did you ask or enter? (optional)"),
+        description=_l("The prompt or input that led to the output. Up to 20,000 characters."),
+        validators=[Optional(), _too_long(OUTPUT_MAX_CHARS)],
+    )
+    expected_output = TextAreaField(
+        _l("What should the output have said?"),
+        description=_l("Tell us what a correct answer would have been. Up to 20,000 characters."),
+        validators=[_too_long(OUTPUT_MAX_CHARS)],
+    )
+    occurred_on = DateField(
+        _l("When did it happen? (optional)"),
+        description=_l("For example, 27/11/2026."),
+        validators=[Optional(), _not_in_future],
+    )
+    description = TextAreaField(
+        _l("What went wrong?"),
+        description=_l("Explain why the output was harmful or wrong. Up to 10,000 characters."),
+        validators=[DataRequired(_l("Describe what went wrong")), _too_long(DESCRIPTION_MAX_CHARS)],
+    )
+    impact = TextAreaField(
+        _l("How did it affect you or others? (optional)"),
+        description=_l("Up to 2,000 characters."),
+        validators=[Optional(), _too_long(SHORT_TEXT_MAX_CHARS)],
+    )
+    requested_outcome = TextAreaField(
+        _l("What would you like us to do? (optional)"),
+        description=_l("Up to 2,000 characters."),
+        validators=[Optional(), _too_long(SHORT_TEXT_MAX_CHARS)],
+    )
+    category = RadioField(
+        _l("What kind of problem is it?"),
+        choices=enum_choices(Category),
+        validators=[InputRequired(_l("Select the kind of problem"))],
+    )
+    reporter_severity = RadioField(
+        _l("How serious is it?"),
+        choices=enum_choices(Severity),
+        validators=[InputRequired(_l("Select how serious it is"))],
+    )
+    immediate_danger = RadioField(
+        _l("Is anyone in immediate danger?"),
+        choices=[SelectChoice(YES, _l("Yes")), SelectChoice(NO, _l("No"))],
+        validators=[InputRequired(_l("Select yes if anyone is in immediate danger"))],
+    )
+    evidence = MultipleFileField(
+        _l("Evidence (optional)"),
+        description=_l(
+            "Up to 5 files: screenshots (PNG, JPEG, WebP), PDF or plain text, 10 MB each."
+        ),
+    )
+    remove_evidence = MultiCheckboxField(
+        _l("Remove files you already added"), coerce=int, validate_choice=False
+    )
+    reporter_name = StringField(
+        _l("Your name (optional)"),
+        validators=[
+            Optional(),
+            Length(max=200, message=_l("This must be 200 characters or fewer")),
+        ],
+    )
+    contact_email = EmailField(
+        _l("E-mail address (optional)"),
+        description=_l("We will send you the tracking link and tell you when something changes."),
+        validators=[
+            Optional(),
+            Length(max=320, message=_l("This must be 320 characters or fewer")),
+            Email(
+                message=_l("Enter an e-mail address in the correct format, like name@example.com"),
+                check_deliverability=False,
+            ),
+        ],
+    )
+    consent_contact = BooleanField(_l("You may contact me about this report"))
+    consent_training = BooleanField(
+        _l("You may use this report, with personal details removed, to improve AI models")
+    )
+    consent_public_stats = BooleanField(_l("You may include this report in published statistics"))
+    timezone = SelectField(
+        _l("Your time zone"),
+        description=_l("We show dates and times in this time zone."),
+        validate_choice=False,  # checked against the zone database in validate_timezone
+    )
+
+    def __init__(self, *args, model_choices=(), timezone_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model_choice.choices = list(model_choices)
+        self.timezone.choices = list(timezone_choices)
+        self._model_values = {choice.value for choice in self.model_choice.choices}
+        self._timezone_values = {choice.value for choice in self.timezone.choices}
+
+    @property
+    def is_dispute(self) -> bool:
+        return self.kind.data == TicketKind.OUTPUT_DISPUTE
+
+    def validate_kind(self, field):
+        if field.data not in {kind.value for kind in TicketKind}:
+            raise ValidationError(_l("Choose what you want to do"))
+
+    def validate_model_choice(self, field):
+        if field.data not in self._model_values or not field.data:
+            raise ValidationError(_l("Select the AI model, or choose that it is not listed"))
+
+    def validate_model_not_listed(self, field):
+        if self.model_choice.data == NOT_LISTED and not (field.data or "").strip():
+            raise ValidationError(_l("Enter the name of the model or product"))
+
+    def validate_expected_output(self, field):
+        if self.is_dispute and not (field.data or "").strip():
+            raise ValidationError(_l("Enter what the output should have said"))
+
+    def validate_contact_email(self, field):
+        if self.consent_contact.data and not field.data:
+            raise ValidationError(_l("Enter an e-mail address so that we can contact you"))
+
+    def validate_timezone(self, field):
+        if field.data not in self._timezone_values:
+            raise ValidationError(_l("Select your time zone"))
+
+
+class AddInformationForm(FlaskForm):
+    text = TextAreaField(
+        _l("Add information"),
+        description=_l(
+            "Anything that helps us, such as what happened next. Up to 10,000 characters."
+        ),
+        validators=[Optional(), _too_long(DESCRIPTION_MAX_CHARS)],
+    )
+    evidence = MultipleFileField(
+        _l("Add evidence (optional)"),
+        description=_l(
+            "Up to 5 files: screenshots (PNG, JPEG, WebP), PDF or plain text, 10 MB each."
+        ),
+    )
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why are you withdrawing it? (optional)"),
+        validators=[Optional(), _too_long(SHORT_TEXT_MAX_CHARS)],
+    )
+    confirm = BooleanField(
+        _l("I want to withdraw this report"),
+        validators=[DataRequired(_l("Confirm that you want to withdraw this report"))],
+    )
+
+
+class LostLinkForm(FlaskForm):
+    reference = StringField(
+        _l("Reference"),
+        description=_l("It looks like RP-7K3M-Q9P2 and is in your confirmation e-mail."),
+        validators=[
+            DataRequired(_l("Enter your reference")),
+            Length(max=32, message=_l("Enter your reference, like RP-7K3M-Q9P2")),
+        ],
+    )
+    email = EmailField(
+        _l("E-mail address"),
+        description=_l("The address you gave when you sent the report."),
+        validators=[
+            DataRequired(_l("Enter your e-mail address")),
+            Length(max=320, message=_l("This must be 320 characters or fewer")),
+            Email(
+                message=_l("Enter an e-mail address in the correct format, like name@example.com"),
+                check_deliverability=False,
+            ),
+        ],
+    )

@@ -1,0 +1,94 @@
+"""Enumerations with translated labels.
+
+Templates and code compare against members, never against string literals; the database stores
+``value`` and a check constraint keeps it inside the enumeration.
+"""
+
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+
+
+class LabelledEnum(StrEnum):
+    """A string enum whose members carry a lazily translated ``label``."""
+
+    def __new__(cls, value: str, label):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    @classmethod
+    def choices(cls):
+        return [(member.value, member.label) for member in cls]
+
+
+class TicketKind(LabelledEnum):
+    HARM_REPORT = "harm_report", _l("Report harm caused by an AI output")
+    OUTPUT_DISPUTE = "output_dispute", _l("Dispute an AI output that affected you")
+
+
+class ReporterRole(LabelledEnum):
+    SELF = "self", _l("For myself")
+    SOMEONE_ELSE = "someone_else", _l("For someone else")
+    ORGANISATION = "organisation", _l("For an organisation")
+
+
+class Category(LabelledEnum):
+    DANGEROUS_INSTRUCTIONS = "dangerous_instructions", _l("Dangerous instructions")
+    HATE_HARASSMENT = "hate_harassment", _l("Hate, harassment or discrimination")
+    BIAS = "bias", _l("Bias or unfair treatment")
+    PRIVACY = "privacy", _l("Privacy or personal data exposure")
+    MISINFORMATION = "misinformation", _l("False or misleading information")
+    IMPERSONATION = "impersonation", _l("Impersonation or deception")
+    SEXUAL_CONTENT = "sexual_content", _l("Sexual content")
+    SELF_HARM = "self_harm", _l("Self-harm or suicide")
+    INTELLECTUAL_PROPERTY = "intellectual_property", _l("Intellectual property")
+    SECURITY = "security", _l("Security or manipulation, such as prompt injection")
+    WRONG_DECISION = "wrong_decision", _l("A decision about me was wrong")
+    OTHER = "other", _l("Something else")
+
+
+class Severity(LabelledEnum):
+    LOW = "low", _l("Low: annoying or unhelpful")
+    MEDIUM = "medium", _l("Medium: caused me some harm or cost")
+    HIGH = "high", _l("High: serious harm to me or others")
+    CRITICAL = "critical", _l("Critical: someone's safety or life is at risk")
+
+
+class Status(LabelledEnum):
+    NEW = "new", _l("Received")
+    TRIAGED = "triaged", _l("Assigned to a team")
+    INVESTIGATING = "investigating", _l("Being investigated")
+    AWAITING_REPORTER = "awaiting_reporter", _l("Waiting for your reply")
+    DECIDED = "decided", _l("Decided")
+    CLOSED = "closed", _l("Closed")
+    WITHDRAWN = "withdrawn", _l("Withdrawn")
+    MERGED = "merged", _l("Merged with another report")
+    APPEALED = "appealed", _l("Appeal under review")
+
+
+class Actor(LabelledEnum):
+    REPORTER = "reporter", _l("You")
+    STAFF = "staff", _l("Our team")
+    SYSTEM = "system", _l("Redress")
+
+
+class EventKind(LabelledEnum):
+    SUBMITTED = "submitted", _l("Report received")
+    STATUS_CHANGED = "status_changed", _l("Status changed")
+    INFORMATION_ADDED = "information_added", _l("Information added")
+    LINK_REISSUED = "link_reissued", _l("New tracking link sent")
+    SAFETY_FLAGGED = "safety_flagged", _l("Marked critical: someone may be in danger")
+
+
+class VersionStatus(LabelledEnum):
+    ACTIVE = "active", _l("Active")
+    DEPRECATED = "deprecated", _l("Deprecated")
+    RETRACTED = "retracted", _l("Retracted")
+
+
+class OutboxStatus(LabelledEnum):
+    PENDING = "pending", _l("Pending")
+    SENT = "sent", _l("Sent")
+    FAILED = "failed", _l("Failed")

@@ -1,0 +1,177 @@
+"""Tickets (reports and disputes), their history, their evidence, and the e-mail outbox."""
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.models.enums import (
+    Actor,
+    Category,
+    EventKind,
+    OutboxStatus,
+    ReporterRole,
+    Severity,
+    Status,
+    TicketKind,
+)
+from portal.models.registry import AIModel, ModelVersion
+from portal.models.types import UTCDateTime, enum_column_type
+
+# Length limits, shared by the forms and the database.
+OUTPUT_MAX_CHARS = 20_000
+DESCRIPTION_MAX_CHARS = 10_000
+SHORT_TEXT_MAX_CHARS = 2_000
+
+
+class Ticket(db.Model):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    kind: Mapped[TicketKind] = mapped_column(enum_column_type(TicketKind, "ck_tickets_kind"))
+    status: Mapped[Status] = mapped_column(
+        enum_column_type(Status, "ck_tickets_status"), default=Status.NEW
+    )
+    reporter_role: Mapped[ReporterRole] = mapped_column(
+        enum_column_type(ReporterRole, "ck_tickets_reporter_role")
+    )
+
+    model_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ai_models.id"))
+    model_version_id: Mapped[int | None] = mapped_column(sa.ForeignKey("model_versions.id"))
+    # What the reporter typed when their model or version was not in the registry.
+    model_not_listed: Mapped[str | None] = mapped_column(sa.String(SHORT_TEXT_MAX_CHARS))
+    output_id: Mapped[str | None] = mapped_column(sa.String(200))
+
+    output_text: Mapped[str] = mapped_column(sa.Text)
+    input_text: Mapped[str | None] = mapped_column(sa.Text)
+    occurred_on: Mapped[date | None]
+    description: Mapped[str] = mapped_column(sa.Text)
+    impact: Mapped[str | None] = mapped_column(sa.String(SHORT_TEXT_MAX_CHARS))
+    requested_outcome: Mapped[str | None] = mapped_column(sa.String(SHORT_TEXT_MAX_CHARS))
+    expected_output: Mapped[str | None] = mapped_column(sa.Text)
+
+    category: Mapped[Category] = mapped_column(enum_column_type(Category, "ck_tickets_category"))
+    # As the reporter stated it, never overwritten; staff keep their own in ``severity``.
+    reporter_severity: Mapped[Severity] = mapped_column(
+        enum_column_type(Severity, "ck_tickets_reporter_severity")
+    )
+    severity: Mapped[Severity | None] = mapped_column(
+        enum_column_type(Severity, "ck_tickets_severity")
+    )
+    immediate_danger: Mapped[bool] = mapped_column(default=False)
+
+    locale: Mapped[str] = mapped_column(sa.String(16))
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+
+    consent_contact: Mapped[bool] = mapped_column(default=False)
+    consent_training: Mapped[bool] = mapped_column(default=False)
+    consent_public_stats: Mapped[bool] = mapped_column(default=False)
+    reporter_name: Mapped[str | None] = mapped_column(sa.String(200))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(320))
+
+    # SHA-256 of the secret tracking token; the token itself is never stored.
+    tracking_token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Bumped when a new link is issued, which invalidates browsers holding the old one.
+    tracking_version: Mapped[int] = mapped_column(default=1)
+    # SHA-256 of the form's one-time key: a retried submission finds the ticket it made.
+    submission_key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    model: Mapped[AIModel | None] = relationship()
+    model_version: Mapped[ModelVersion | None] = relationship()
+    events: Mapped[list["TicketEvent"]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id"
+    )
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="ticket", order_by="Attachment.id"
+    )
+
+    @property
+    def effective_severity(self) -> Severity:
+        return self.severity or self.reporter_severity
+
+    @property
+    def needs_safety_resources(self) -> bool:
+        return self.immediate_danger or self.category is Category.SELF_HARM
+
+
+class TicketEvent(db.Model):
+    """One change to a ticket. Public events are the reporter's view of the history."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[EventKind] = mapped_column(enum_column_type(EventKind, "ck_ticket_events_kind"))
+    actor: Mapped[Actor] = mapped_column(enum_column_type(Actor, "ck_ticket_events_actor"))
+    is_public: Mapped[bool] = mapped_column(default=True)
+    from_status: Mapped[Status | None] = mapped_column(
+        enum_column_type(Status, "ck_ticket_events_from_status")
+    )
+    to_status: Mapped[Status | None] = mapped_column(
+        enum_column_type(Status, "ck_ticket_events_to_status")
+    )
+    body: Mapped[str | None] = mapped_column(sa.Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    attachments: Mapped[list["Attachment"]] = relationship(back_populates="event")
+
+
+class Attachment(db.Model):
+    """An evidence file, stored outside ``static/`` under a random name.
+
+    Before its report is submitted a file belongs to a draft (the hash of the form's one-time
+    key), so that a form shown again after an error keeps what was already uploaded.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket_events.id"))
+    draft_key_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    storage_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(64))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="attachments")
+    event: Mapped[TicketEvent | None] = relationship(back_populates="attachments")
+
+
+class OutboxMessage(db.Model):
+    """An e-mail waiting to be sent, written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))
+    to_address: Mapped[str] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    locale: Mapped[str] = mapped_column(sa.String(16))
+    # The body holds a secret link: scrub it once delivered.
+    carries_secret: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[OutboxStatus] = mapped_column(
+        enum_column_type(OutboxStatus, "ck_outbox_messages_status"), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket | None] = relationship()

@@ -1,0 +1,142 @@
+"""Evidence files: recognised by their content, size-checked, stripped of metadata, stored.
+
+Files live outside ``static/`` under random names, so they are never served by path and a
+reporter's file name never touches the file system.
+"""
+
+import hashlib
+import io
+import secrets
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from portal.services.errors import AttachmentRejected
+
+PNG = "image/png"
+JPEG = "image/jpeg"
+WEBP = "image/webp"
+PDF = "application/pdf"
+TEXT = "text/plain"
+
+ACCEPTED_TYPES = (PNG, JPEG, WEBP, PDF, TEXT)
+_PILLOW_FORMATS = {PNG: "PNG", JPEG: "JPEG", WEBP: "WEBP"}
+_CHUNK = 64 * 1024
+# Control characters that never appear in a plain-text document (tab, newlines and form feed
+# do); their presence means the file is binary whatever its name says.
+_BINARY_CONTROL = frozenset(range(32)) - {9, 10, 12, 13}
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    storage_name: str
+    original_name: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+def detect_content_type(data: bytes) -> str | None:
+    """The accepted type that ``data`` really is, judged by its content alone, or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return WEBP
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if _is_plain_text(data):
+        return TEXT
+    return None
+
+
+def _is_plain_text(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(ord(ch) in _BINARY_CONTROL for ch in text)
+
+
+def clean_filename(name: str | None) -> str:
+    """A display name safe to keep: no path, no control characters, at most 255 characters."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return name[:255] or "file"
+
+
+def read_limited(stream: BinaryIO, max_bytes: int, filename: str) -> bytes:
+    """Read at most ``max_bytes``; raise ``AttachmentRejected(TOO_LARGE)`` beyond that."""
+    buffer = io.BytesIO()
+    while chunk := stream.read(_CHUNK):
+        buffer.write(chunk)
+        if buffer.tell() > max_bytes:
+            raise AttachmentRejected(AttachmentRejected.TOO_LARGE, filename)
+    return buffer.getvalue()
+
+
+def strip_image_metadata(data: bytes, content_type: str, filename: str) -> bytes:
+    """Re-encode an image without EXIF, GPS, XMP or text chunks, keeping its orientation."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                clean = Image.new(upright.mode, upright.size)
+                clean.paste(upright)
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ) as error:
+        raise AttachmentRejected(AttachmentRejected.UNREADABLE, filename) from error
+    output = io.BytesIO()
+    save_options = {"quality": 95} if content_type in (JPEG, WEBP) else {}
+    if content_type == JPEG and clean.mode not in ("RGB", "L", "CMYK"):
+        clean = clean.convert("RGB")
+    clean.save(output, format=_PILLOW_FORMATS[content_type], **save_options)
+    return output.getvalue()
+
+
+def store_evidence(
+    stream: BinaryIO, filename: str | None, upload_dir: Path, max_bytes: int
+) -> StoredFile:
+    """Check one uploaded file and write it to ``upload_dir``.
+
+    Raises :class:`AttachmentRejected` when the file is empty, larger than ``max_bytes``, not
+    one of the accepted types (judged by content, not by name) or an image that cannot be read.
+    """
+    display_name = clean_filename(filename)
+    data = read_limited(stream, max_bytes, display_name)
+    if not data:
+        raise AttachmentRejected(AttachmentRejected.EMPTY, display_name)
+    content_type = detect_content_type(data)
+    if content_type is None:
+        raise AttachmentRejected(AttachmentRejected.WRONG_TYPE, display_name)
+    if content_type in _PILLOW_FORMATS:
+        data = strip_image_metadata(data, content_type, display_name)
+
+    storage_name = secrets.token_hex(16)
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    partial = upload_dir / f"{storage_name}.part"
+    partial.write_bytes(data)
+    partial.rename(upload_dir / storage_name)
+    return StoredFile(
+        storage_name=storage_name,
+        original_name=display_name,
+        content_type=content_type,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def delete_stored_file(upload_dir: Path, storage_name: str) -> None:
+    (upload_dir / storage_name).unlink(missing_ok=True)

@@ -1,0 +1,78 @@
+"""The ticket status state machine: the only place a ticket's status changes."""
+
+from datetime import datetime, timedelta
+
+from portal.models import Actor, EventKind, Status, Ticket, TicketEvent
+from portal.services.errors import InvalidTransition
+
+# Open states from which a report may be withdrawn or merged into another.
+OPEN_STATES = frozenset(
+    {Status.NEW, Status.TRIAGED, Status.INVESTIGATING, Status.AWAITING_REPORTER}
+)
+
+ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.TRIAGED, Status.WITHDRAWN, Status.MERGED}),
+    Status.TRIAGED: frozenset({Status.INVESTIGATING, Status.WITHDRAWN, Status.MERGED}),
+    Status.INVESTIGATING: frozenset(
+        {Status.AWAITING_REPORTER, Status.DECIDED, Status.WITHDRAWN, Status.MERGED}
+    ),
+    Status.AWAITING_REPORTER: frozenset({Status.INVESTIGATING, Status.WITHDRAWN, Status.MERGED}),
+    Status.DECIDED: frozenset({Status.CLOSED, Status.APPEALED}),
+    # Appealing a closed ticket is allowed only inside the appeal window (checked below).
+    Status.CLOSED: frozenset({Status.APPEALED}),
+    Status.APPEALED: frozenset({Status.DECIDED}),
+    Status.WITHDRAWN: frozenset(),
+    Status.MERGED: frozenset(),
+}
+
+DEFAULT_APPEAL_WINDOW = timedelta(days=183)
+
+
+def appeal_window_open(ticket: Ticket, now: datetime, window: timedelta) -> bool:
+    return ticket.decided_at is not None and now <= ticket.decided_at + window
+
+
+def can_transition(
+    ticket: Ticket, to: Status, now: datetime, appeal_window: timedelta = DEFAULT_APPEAL_WINDOW
+) -> bool:
+    if to not in ALLOWED_TRANSITIONS[ticket.status]:
+        return False
+    if ticket.status is Status.CLOSED and to is Status.APPEALED:
+        return appeal_window_open(ticket, now, appeal_window)
+    return True
+
+
+def transition(
+    ticket: Ticket,
+    to: Status,
+    *,
+    now: datetime,
+    actor: Actor,
+    body: str | None = None,
+    is_public: bool = True,
+    appeal_window: timedelta = DEFAULT_APPEAL_WINDOW,
+) -> TicketEvent:
+    """Move ``ticket`` to ``to`` and record the change as an event.
+
+    Raises :class:`InvalidTransition` when the state machine does not allow the move. The event
+    is added to the ticket's history; the caller's session flushes and commits it.
+    """
+    if not can_transition(ticket, to, now, appeal_window):
+        raise InvalidTransition(ticket.status, to)
+    event = TicketEvent(
+        kind=EventKind.STATUS_CHANGED,
+        actor=actor,
+        is_public=is_public,
+        from_status=ticket.status,
+        to_status=to,
+        body=body,
+        created_at=now,
+    )
+    ticket.status = to
+    ticket.updated_at = now
+    if to is Status.DECIDED:
+        ticket.decided_at = now
+    elif to is Status.CLOSED:
+        ticket.closed_at = now
+    ticket.events.append(event)
+    return event

@@ -1,0 +1,241 @@
+"""The reporter's side of a ticket: submit, follow, add information, withdraw, recover the link."""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import (
+    Actor,
+    Attachment,
+    Category,
+    EventKind,
+    ReporterRole,
+    Severity,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketKind,
+)
+from portal.services import tokens
+from portal.services.attachments import StoredFile
+from portal.services.outbox import queue_email
+from portal.services.status import transition
+
+# Builds the absolute tracking URL for a token; views pass one based on ``url_for``.
+LinkBuilder = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class ReportSubmission:
+    """What a reporter sent, already validated by the form."""
+
+    kind: TicketKind
+    reporter_role: ReporterRole
+    output_text: str
+    description: str
+    category: Category
+    reporter_severity: Severity
+    locale: str
+    timezone: str
+    model_id: int | None = None
+    model_version_id: int | None = None
+    model_not_listed: str | None = None
+    output_id: str | None = None
+    input_text: str | None = None
+    occurred_on: date | None = None
+    impact: str | None = None
+    requested_outcome: str | None = None
+    expected_output: str | None = None
+    immediate_danger: bool = False
+    consent_contact: bool = False
+    consent_training: bool = False
+    consent_public_stats: bool = False
+    reporter_name: str | None = None
+    contact_email: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    ticket: Ticket
+    created: bool
+    # None only for a retried submission whose link has since been replaced.
+    tracking_token: str | None
+
+
+def submit_report(
+    submission: ReportSubmission,
+    *,
+    form_key: str,
+    secret_key: str,
+    now: datetime,
+    sla_targets: dict,
+    tracking_link: LinkBuilder,
+) -> SubmissionResult:
+    """Create a ticket, or return the one this form already created.
+
+    The same ``form_key`` always yields the same ticket and (until it is replaced) the same
+    tracking token, so a double click or a retried POST never makes two reports. Evidence already
+    uploaded to the form's draft is attached. When the reporter gave an e-mail address, a
+    confirmation with the tracking link is added to the outbox in the same transaction.
+    A concurrent duplicate can still fail the unique key on commit: the caller retries once.
+    """
+    key_hash = tokens.sha256_hex(form_key)
+    token = tokens.tracking_token_for_form(secret_key, form_key)
+    existing = db.session.scalar(sa.select(Ticket).where(Ticket.submission_key_hash == key_hash))
+    if existing is not None:
+        still_valid = tokens.token_matches(token, existing.tracking_token_hash)
+        return SubmissionResult(
+            existing, created=False, tracking_token=token if still_valid else None
+        )
+
+    ticket = Ticket(
+        reference=_unused_reference(),
+        status=Status.NEW,
+        tracking_token_hash=tokens.sha256_hex(token),
+        submission_key_hash=key_hash,
+        created_at=now,
+        updated_at=now,
+        **vars(submission),
+    )
+    ticket.events.append(
+        TicketEvent(kind=EventKind.SUBMITTED, actor=Actor.REPORTER, is_public=True, created_at=now)
+    )
+    if ticket.needs_safety_resources:
+        ticket.severity = Severity.CRITICAL
+        ticket.events.append(
+            TicketEvent(
+                kind=EventKind.SAFETY_FLAGGED, actor=Actor.SYSTEM, is_public=False, created_at=now
+            )
+        )
+    set_target_dates(ticket, sla_targets)
+    db.session.add(ticket)
+    for attachment in draft_attachments(form_key):
+        attachment.draft_key_hash = None
+        ticket.attachments.append(attachment)
+
+    if ticket.contact_email:
+        queue_email(
+            to=ticket.contact_email,
+            template="confirmation",
+            locale=ticket.locale,
+            now=now,
+            ticket=ticket,
+            carries_secret=True,
+            reference=ticket.reference,
+            tracking_url=tracking_link(token),
+        )
+    db.session.flush()
+    return SubmissionResult(ticket, created=True, tracking_token=token)
+
+
+def set_target_dates(ticket: Ticket, sla_targets: dict) -> None:
+    """Target dates from the published defaults (round-the-clock hours, from submission)."""
+    targets = sla_targets[ticket.effective_severity.value]
+    ticket.first_response_due_at = ticket.created_at + timedelta(hours=targets["first_response"])
+    ticket.resolve_due_at = ticket.created_at + timedelta(hours=targets["resolution"])
+
+
+def _unused_reference() -> str:
+    while True:
+        reference = tokens.new_reference()
+        if db.session.scalar(sa.select(Ticket.id).where(Ticket.reference == reference)) is None:
+            return reference
+
+
+def draft_attachments(form_key: str) -> list[Attachment]:
+    """Files uploaded with a form that has not been submitted yet, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Attachment)
+            .where(Attachment.draft_key_hash == tokens.sha256_hex(form_key))
+            .order_by(Attachment.id)
+        )
+    )
+
+
+def add_draft_attachments(form_key: str, files: Iterable[StoredFile], now: datetime) -> None:
+    key_hash = tokens.sha256_hex(form_key)
+    for stored in files:
+        db.session.add(Attachment(draft_key_hash=key_hash, created_at=now, **vars(stored)))
+
+
+def find_ticket_by_token(token: str) -> Ticket | None:
+    """The ticket this tracking token opens, or None (also for a replaced token)."""
+    token_hash = tokens.sha256_hex(token)
+    ticket = db.session.scalar(sa.select(Ticket).where(Ticket.tracking_token_hash == token_hash))
+    if ticket is None or not tokens.token_matches(token, ticket.tracking_token_hash):
+        return None
+    return ticket
+
+
+def find_ticket_by_reference(reference: str) -> Ticket | None:
+    return db.session.scalar(
+        sa.select(Ticket).where(Ticket.reference == tokens.normalise_reference(reference))
+    )
+
+
+def add_information(
+    ticket: Ticket, *, text: str | None, files: Iterable[StoredFile], now: datetime
+) -> TicketEvent:
+    """Record what the reporter added. A reply while we wait for them resumes the work."""
+    event = TicketEvent(
+        kind=EventKind.INFORMATION_ADDED,
+        actor=Actor.REPORTER,
+        is_public=True,
+        body=text or None,
+        created_at=now,
+    )
+    ticket.events.append(event)
+    for stored in files:
+        attachment = Attachment(created_at=now, **vars(stored))
+        ticket.attachments.append(attachment)
+        event.attachments.append(attachment)
+    if ticket.status is Status.AWAITING_REPORTER:
+        transition(ticket, Status.INVESTIGATING, now=now, actor=Actor.REPORTER)
+    ticket.updated_at = now
+    return event
+
+
+def can_add_information(ticket: Ticket) -> bool:
+    return ticket.status not in (Status.WITHDRAWN, Status.MERGED, Status.CLOSED)
+
+
+def withdraw(ticket: Ticket, *, reason: str | None, now: datetime) -> TicketEvent:
+    """Withdraw the report. Raises ``InvalidTransition`` once it is decided or closed."""
+    return transition(ticket, Status.WITHDRAWN, now=now, actor=Actor.REPORTER, body=reason or None)
+
+
+def reissue_tracking_link(
+    reference: str, email: str, *, now: datetime, tracking_link: LinkBuilder
+) -> None:
+    """If ``reference`` and ``email`` belong together, replace the link and e-mail the new one.
+
+    Returns nothing either way: the caller must not be able to tell whether they matched.
+    The old link, and every browser that opened it, stop working.
+    """
+    ticket = find_ticket_by_reference(reference)
+    if ticket is None or not ticket.contact_email:
+        return
+    if ticket.contact_email.casefold() != email.strip().casefold():
+        return
+    token = tokens.new_tracking_token()
+    ticket.tracking_token_hash = tokens.sha256_hex(token)
+    ticket.tracking_version += 1
+    ticket.events.append(
+        TicketEvent(
+            kind=EventKind.LINK_REISSUED, actor=Actor.SYSTEM, is_public=True, created_at=now
+        )
+    )
+    queue_email(
+        to=ticket.contact_email,
+        template="new_link",
+        locale=ticket.locale,
+        now=now,
+        ticket=ticket,
+        carries_secret=True,
+        reference=ticket.reference,
+        tracking_url=tracking_link(token),
+    )

@@ -1,0 +1,4 @@
+"""Blueprints, one per audience.
+
+Views are thin: load, authorize, call a service, commit, redirect.
+"""

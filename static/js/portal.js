@@ -1,0 +1,37 @@
+// Progressive enhancement only: every page works without this file.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", function () {
+  // Move focus to the error summary, so screen-reader and keyboard users meet it first.
+  var summary = document.querySelector("[data-module='error-summary']");
+  if (summary) {
+    summary.focus();
+  }
+
+  // Preselect the reporter's own time zone, unless they have already chosen one.
+  var zoneSelect = document.getElementById("timezone");
+  if (zoneSelect && !zoneSelect.dataset.touched && !document.querySelector(".error-summary")) {
+    try {
+      var detected = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (detected && zoneSelect.querySelector("option[value='" + detected.replace(/'/g, "") + "']")) {
+        zoneSelect.value = detected;
+      }
+    } catch (ignored) {
+      // Very old browsers: the deployment's default zone stays selected.
+    }
+  }
+
+  // A second click on "Send" while the first is on its way does nothing (the server also
+  // returns the same report for a repeated submission).
+  document.querySelectorAll("form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.submitting) {
+        event.preventDefault();
+        return;
+      }
+      if (form.querySelector("[data-prevent-double-click]")) {
+        form.dataset.submitting = "true";
+      }
+    });
+  });
+});

@@ -1,0 +1,125 @@
+"""Fixtures shared by the whole suite.
+
+The database is real: a SQLite file by default, PostgreSQL when ``DATABASE_URL`` names one (each
+xdist worker then gets a database of its own). The schema is built by the Alembic migrations,
+once per worker, and emptied after each test.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from portal import create_app
+from portal.config import normalise_database_url
+from portal.extensions import db
+from tests.factories import make_registry
+
+# Set by .ci/run: in CI a missing service or browser is a failure, never a skip.
+REQUIRE_SERVICES = os.environ.get("REDRESS_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str):
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (required because REDRESS_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def postgres_database_for_worker(base_url: str, worker_id: str) -> str:
+    """Create (afresh) a database for this xdist worker next to the one ``base_url`` names."""
+    url = sa.make_url(normalise_database_url(base_url))
+    name = f"{url.database}_{worker_id}"
+    admin = url.set(drivername="postgresql")
+    try:
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        skip_or_fail(f"PostgreSQL at {url.host}:{url.port} is not reachable: {error}")
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def base_config(database_url: str, tmp_path: Path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-for-the-suite-only",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "PORTAL_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "RATELIMIT_ENABLED": False,
+        "PORTAL_DEFAULT_TIMEZONE": "Europe/London",
+        "SERVER_NAME": "redress.test",
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, worker_id) -> str:
+    configured = os.environ.get("DATABASE_URL", "")
+    if configured.startswith(("postgres://", "postgresql")):
+        url = postgres_database_for_worker(configured, worker_id)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('database') / 'redress.sqlite3'}"
+    app = create_app(base_config(url, tmp_path_factory.mktemp("unused")))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+def empty_all_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path) -> dict:
+    """The configuration ``app`` is built from; a test may change it before using ``app``."""
+    return base_config(database_url, tmp_path)
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        empty_all_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def registry(app):
+    """A small model registry: returns {slug: AIModel}."""
+    with app.app_context():
+        models = make_registry()
+        db.session.commit()
+        return {slug: model.id for slug, model in models.items()}
+
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+FORM_KEY_PATTERN = re.compile(r'name="form_key" type="hidden" value="([^"]+)"')
+
+
+def hidden_value(html: str, pattern: re.Pattern) -> str:
+    match = pattern.search(html)
+    assert match, "hidden field not found in the page"
+    return match.group(1)
