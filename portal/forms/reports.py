@@ -2,6 +2,8 @@
 
 from datetime import date
 
+from flask_babel import format_number
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -28,11 +30,21 @@ NOT_LISTED = "not_listed"
 YES, NO = "yes", "no"
 
 
-def _too_long(limit: int):
-    return Length(
-        max=limit,
-        message=_l("This must be %(limit)s characters or fewer", limit=f"{limit:,}"),
-    )
+class MaxChars:
+    """At most ``limit`` characters, the limit written the reader's way ("20,000", "20 000").
+
+    Unlike WTForms' ``Length`` it sets no ``maxlength`` attribute: a browser would silently cut
+    a long paste short, where a message lets the reporter decide what to remove.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, form, field):
+        if field.data and len(field.data) > self.limit:
+            raise ValidationError(
+                _("This must be %(limit)s characters or fewer", limit=format_number(self.limit))
+            )
 
 
 def _not_in_future(form, field):
@@ -65,7 +77,7 @@ class ReportForm(FlaskForm):
     model_not_listed = StringField(
         _l("Name of the model or product"),
         description=_l("As much as you know: the product, the company, the version."),
-        validators=[Optional(), _too_long(SHORT_TEXT_MAX_CHARS)],
+        validators=[Optional(), MaxChars(SHORT_TEXT_MAX_CHARS)],
     )
     output_id = StringField(
         _l("Output identifier (optional)"),
@@ -74,23 +86,23 @@ class ReportForm(FlaskForm):
         ),
         validators=[
             Optional(),
-            Length(max=200, message=_l("This must be 200 characters or fewer")),
+            MaxChars(200),
         ],
     )
     output_text = TextAreaField(
         _l("What did the AI output say?"),
         description=_l("Copy and paste it if you can. Up to 20,000 characters."),
-        validators=[DataRequired(_l("Enter what the AI output said")), _too_long(OUTPUT_MAX_CHARS)],
+        validators=[DataRequired(_l("Enter what the AI output said")), MaxChars(OUTPUT_MAX_CHARS)],
     )
     input_text = TextAreaField(
         _l("What did you ask or enter? (optional)"),
         description=_l("The prompt or input that led to the output. Up to 20,000 characters."),
-        validators=[Optional(), _too_long(OUTPUT_MAX_CHARS)],
+        validators=[Optional(), MaxChars(OUTPUT_MAX_CHARS)],
     )
     expected_output = TextAreaField(
         _l("What should the output have said?"),
         description=_l("Tell us what a correct answer would have been. Up to 20,000 characters."),
-        validators=[_too_long(OUTPUT_MAX_CHARS)],
+        validators=[MaxChars(OUTPUT_MAX_CHARS)],
     )
     occurred_on = DateField(
         _l("When did it happen? (optional)"),
@@ -100,17 +112,17 @@ class ReportForm(FlaskForm):
     description = TextAreaField(
         _l("What went wrong?"),
         description=_l("Explain why the output was harmful or wrong. Up to 10,000 characters."),
-        validators=[DataRequired(_l("Describe what went wrong")), _too_long(DESCRIPTION_MAX_CHARS)],
+        validators=[DataRequired(_l("Describe what went wrong")), MaxChars(DESCRIPTION_MAX_CHARS)],
     )
     impact = TextAreaField(
         _l("How did it affect you or others? (optional)"),
         description=_l("Up to 2,000 characters."),
-        validators=[Optional(), _too_long(SHORT_TEXT_MAX_CHARS)],
+        validators=[Optional(), MaxChars(SHORT_TEXT_MAX_CHARS)],
     )
     requested_outcome = TextAreaField(
         _l("What would you like us to do? (optional)"),
         description=_l("Up to 2,000 characters."),
-        validators=[Optional(), _too_long(SHORT_TEXT_MAX_CHARS)],
+        validators=[Optional(), MaxChars(SHORT_TEXT_MAX_CHARS)],
     )
     category = RadioField(
         _l("What kind of problem is it?"),
@@ -140,7 +152,7 @@ class ReportForm(FlaskForm):
         _l("Your name (optional)"),
         validators=[
             Optional(),
-            Length(max=200, message=_l("This must be 200 characters or fewer")),
+            MaxChars(200),
         ],
     )
     contact_email = EmailField(
@@ -148,7 +160,7 @@ class ReportForm(FlaskForm):
         description=_l("We will send you the tracking link and tell you when something changes."),
         validators=[
             Optional(),
-            Length(max=320, message=_l("This must be 320 characters or fewer")),
+            MaxChars(320),
             Email(
                 message=_l("Enter an e-mail address in the correct format, like name@example.com"),
                 check_deliverability=False,
@@ -208,7 +220,7 @@ class AddInformationForm(FlaskForm):
         description=_l(
             "Anything that helps us, such as what happened next. Up to 10,000 characters."
         ),
-        validators=[Optional(), _too_long(DESCRIPTION_MAX_CHARS)],
+        validators=[Optional(), MaxChars(DESCRIPTION_MAX_CHARS)],
     )
     evidence = MultipleFileField(
         _l("Add evidence (optional)"),
@@ -221,7 +233,7 @@ class AddInformationForm(FlaskForm):
 class WithdrawForm(FlaskForm):
     reason = TextAreaField(
         _l("Why are you withdrawing it? (optional)"),
-        validators=[Optional(), _too_long(SHORT_TEXT_MAX_CHARS)],
+        validators=[Optional(), MaxChars(SHORT_TEXT_MAX_CHARS)],
     )
     confirm = BooleanField(
         _l("I want to withdraw this report"),
@@ -243,7 +255,7 @@ class LostLinkForm(FlaskForm):
         description=_l("The address you gave when you sent the report."),
         validators=[
             DataRequired(_l("Enter your e-mail address")),
-            Length(max=320, message=_l("This must be 320 characters or fewer")),
+            MaxChars(320),
             Email(
                 message=_l("Enter an e-mail address in the correct format, like name@example.com"),
                 check_deliverability=False,

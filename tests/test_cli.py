@@ -1,0 +1,77 @@
+"""The command-line tools an operator uses: the model registry and demo data."""
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import AIModel, StaffUser, Team
+
+
+def test_models_add_creates_a_model_with_versions_then_adds_more(app):
+    runner = app.test_cli_runner()
+
+    created = runner.invoke(
+        args=[
+            "models",
+            "add",
+            "nova",
+            "--name",
+            "Nova",
+            "--provider",
+            "Acme",
+            "--version",
+            "1.0@2026-01-05",
+            "--version",
+            "1.1",
+        ]
+    )
+    extended = runner.invoke(args=["models", "add", "nova", "--version", "2.0", "--version", "1.0"])
+    listed = runner.invoke(args=["models", "list"])
+
+    assert created.exit_code == 0, created.output
+    assert extended.exit_code == 0, extended.output
+    assert "nova\tNova\tAcme" in listed.output
+    with app.app_context():
+        model = db.session.scalar(sa.select(AIModel).where(AIModel.slug == "nova"))
+        assert sorted(v.version for v in model.versions) == ["1.0", "1.1", "2.0"]
+        assert (
+            str(next(v for v in model.versions if v.version == "1.0").released_on) == "2026-01-05"
+        )
+
+
+def test_models_add_explains_what_is_missing(app):
+    runner = app.test_cli_runner()
+
+    no_name = runner.invoke(args=["models", "add", "nova"])
+    bad_date = runner.invoke(
+        args=["models", "add", "nova", "--name", "N", "--provider", "P", "--version", "1@soon"]
+    )
+    bad_team = runner.invoke(
+        args=["models", "add", "nova", "--name", "N", "--provider", "P", "--team", "nobody"]
+    )
+
+    assert no_name.exit_code != 0
+    assert "--name and --provider" in no_name.output
+    assert bad_date.exit_code != 0
+    assert "is not a date" in bad_date.output
+    assert bad_team.exit_code != 0
+    assert "no team" in bad_team.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AIModel)) == 0
+
+
+def test_demo_load_fills_an_empty_database_once_and_prints_the_password_once(app):
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["demo", "load"])
+    second = runner.invoke(args=["demo", "load"])
+
+    assert first.exit_code == 0, first.output
+    assert "password:" in first.output
+    assert "password:" not in second.output
+    assert "already has data" in second.output
+    password = first.output.split("password:")[1].split()[0]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Team)) == 2
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AIModel)) == 3
+        staff = db.session.scalar(sa.select(StaffUser))
+        assert password not in staff.password_hash
