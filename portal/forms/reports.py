@@ -5,7 +5,6 @@ from datetime import date
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -22,7 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import enum_choices
+from portal.forms import PortalForm, enum_choices
 from portal.models import Category, ReporterRole, Severity, TicketKind
 from portal.models.tickets import DESCRIPTION_MAX_CHARS, OUTPUT_MAX_CHARS, SHORT_TEXT_MAX_CHARS
 
@@ -57,11 +56,10 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class ReportForm(FlaskForm):
-    """Both kinds of report. ``kind`` decides whether ``expected_output`` is asked for."""
+class ReportForm(PortalForm):
+    """Both kinds of report; the kind (from the URL) decides if ``expected_output`` is asked."""
 
     form_key = HiddenField()
-    kind = HiddenField()
 
     reporter_role = RadioField(
         _l("Who are you reporting for?"),
@@ -106,8 +104,13 @@ class ReportForm(FlaskForm):
     )
     occurred_on = DateField(
         _l("When did it happen? (optional)"),
-        description=_l("For example, 27/11/2026."),
+        description=_l("If you are not sure of the exact day, leave this empty."),
         validators=[Optional(), _not_in_future],
+    )
+    category = RadioField(
+        _l("What kind of problem is it?"),
+        choices=enum_choices(Category),
+        validators=[InputRequired(_l("Select the kind of problem"))],
     )
     description = TextAreaField(
         _l("What went wrong?"),
@@ -123,11 +126,6 @@ class ReportForm(FlaskForm):
         _l("What would you like us to do? (optional)"),
         description=_l("Up to 2,000 characters."),
         validators=[Optional(), MaxChars(SHORT_TEXT_MAX_CHARS)],
-    )
-    category = RadioField(
-        _l("What kind of problem is it?"),
-        choices=enum_choices(Category),
-        validators=[InputRequired(_l("Select the kind of problem"))],
     )
     reporter_severity = RadioField(
         _l("How serious is it?"),
@@ -167,31 +165,39 @@ class ReportForm(FlaskForm):
             ),
         ],
     )
-    consent_contact = BooleanField(_l("You may contact me about this report"))
-    consent_training = BooleanField(
-        _l("You may use this report, with personal details removed, to improve AI models")
-    )
-    consent_public_stats = BooleanField(_l("You may include this report in published statistics"))
     timezone = SelectField(
         _l("Your time zone"),
         description=_l("We show dates and times in this time zone."),
         validate_choice=False,  # checked against the zone database in validate_timezone
     )
 
-    def __init__(self, *args, model_choices=(), timezone_choices=(), **kwargs):
+    consent_contact = BooleanField(_l("You may contact me about this report"))
+    consent_training = BooleanField(
+        _l("You may use this report, with personal details removed, to improve AI models")
+    )
+    consent_public_stats = BooleanField(_l("You may include this report in published statistics"))
+
+    def __init__(self, *args, kind: TicketKind, model_choices=(), timezone_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.report_kind = kind
         self.model_choice.choices = list(model_choices)
         self.timezone.choices = list(timezone_choices)
         self._model_values = {choice.value for choice in self.model_choice.choices}
         self._timezone_values = {choice.value for choice in self.timezone.choices}
 
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Not an inline validator: Optional() on the address stops those when it is empty.
+        if self.consent_contact.data and not self.contact_email.data:
+            self.contact_email.errors.append(
+                _("Enter an e-mail address so that we can contact you, or untick the box")
+            )
+            valid = False
+        return valid
+
     @property
     def is_dispute(self) -> bool:
-        return self.kind.data == TicketKind.OUTPUT_DISPUTE
-
-    def validate_kind(self, field):
-        if field.data not in {kind.value for kind in TicketKind}:
-            raise ValidationError(_l("Choose what you want to do"))
+        return self.report_kind is TicketKind.OUTPUT_DISPUTE
 
     def validate_model_choice(self, field):
         if field.data not in self._model_values or not field.data:
@@ -205,16 +211,12 @@ class ReportForm(FlaskForm):
         if self.is_dispute and not (field.data or "").strip():
             raise ValidationError(_l("Enter what the output should have said"))
 
-    def validate_contact_email(self, field):
-        if self.consent_contact.data and not field.data:
-            raise ValidationError(_l("Enter an e-mail address so that we can contact you"))
-
     def validate_timezone(self, field):
         if field.data not in self._timezone_values:
             raise ValidationError(_l("Select your time zone"))
 
 
-class AddInformationForm(FlaskForm):
+class AddInformationForm(PortalForm):
     text = TextAreaField(
         _l("Add information"),
         description=_l(
@@ -230,7 +232,7 @@ class AddInformationForm(FlaskForm):
     )
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(PortalForm):
     reason = TextAreaField(
         _l("Why are you withdrawing it? (optional)"),
         validators=[Optional(), MaxChars(SHORT_TEXT_MAX_CHARS)],
@@ -241,7 +243,7 @@ class WithdrawForm(FlaskForm):
     )
 
 
-class LostLinkForm(FlaskForm):
+class LostLinkForm(PortalForm):
     reference = StringField(
         _l("Reference"),
         description=_l("It looks like RP-7K3M-Q9P2 and is in your confirmation e-mail."),

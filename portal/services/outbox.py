@@ -146,8 +146,8 @@ def _as_email(message: OutboxMessage, sender: str) -> EmailMessage:
     email["To"] = message.to_address
     email["Subject"] = message.subject
     email["Message-ID"] = make_msgid(domain="redress.invalid")
-    email["Content-Language"] = message.locale
-    email.set_content(message.body)
+    # set_content() replaces every Content-* header, so the language goes in through it.
+    email.set_content(message.body, headers=[f"Content-Language: {message.locale}"])
     return email
 
 

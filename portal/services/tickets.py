@@ -172,9 +172,10 @@ def find_ticket_by_token(token: str) -> Ticket | None:
 
 
 def find_ticket_by_reference(reference: str) -> Ticket | None:
-    return db.session.scalar(
-        sa.select(Ticket).where(Ticket.reference == tokens.normalise_reference(reference))
-    )
+    canonical = tokens.normalise_reference(reference)
+    if canonical is None:
+        return None
+    return db.session.scalar(sa.select(Ticket).where(Ticket.reference == canonical))
 
 
 def add_information(

@@ -24,12 +24,14 @@ def new_reference() -> str:
     return f"{REFERENCE_PREFIX}-{characters[:4]}-{characters[4:]}"
 
 
-def normalise_reference(text: str) -> str:
-    """Accept a reference as people type it: any case, spaces or missing dashes."""
-    compact = "".join(ch for ch in text.upper() if ch.isalnum())
-    compact = compact.removeprefix(REFERENCE_PREFIX)
-    if len(compact) != 8:
-        return text.strip().upper()
+def normalise_reference(text: str) -> str | None:
+    """A reference as people type it (any case, spaces, missing dashes) in its canonical form.
+
+    None when the text cannot be a reference, so that callers need not query for it.
+    """
+    compact = "".join(ch for ch in text.upper() if ch.isalnum()).removeprefix(REFERENCE_PREFIX)
+    if len(compact) != 8 or any(ch not in REFERENCE_ALPHABET for ch in compact):
+        return None
     return f"{REFERENCE_PREFIX}-{compact[:4]}-{compact[4:]}"
 
 

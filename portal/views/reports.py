@@ -215,7 +215,8 @@ def start():
     kind = request.args.get("kind")
     if kind in {member.value for member in TicketKind}:
         return redirect(url_for("reports.new", **request.args))
-    error = _("Select what you want to do") if "kind" in request.args else None
+    answered = "answered" in request.args or "kind" in request.args
+    error = _("Select what you want to do") if answered else None
     return render_template("reports/start.html", kinds=list(TicketKind), error=error)
 
 
@@ -223,14 +224,13 @@ def start():
 @csrf.exempt
 @_limit("PORTAL_RATELIMIT_SUBMIT")
 def new():
-    kind = request.values.get("kind")
-    if kind not in {member.value for member in TicketKind}:
+    if request.args.get("kind") not in {member.value for member in TicketKind}:
         return redirect(url_for("reports.start", **request.args))
+    kind = TicketKind(request.args["kind"])
 
-    form = ReportForm(model_choices=model_choices(), timezone_choices=timezone_choices())
+    form = ReportForm(kind=kind, model_choices=model_choices(), timezone_choices=timezone_choices())
     notices = []
     if request.method == "GET":
-        form.kind.data = kind
         form.form_key.data = tokens.new_form_key()
         form.timezone.data = current_app.config["PORTAL_DEFAULT_TIMEZONE"]
         form.model_choice.data, matched = prefilled_model_choice(
@@ -290,7 +290,7 @@ def submission_from_form(form: ReportForm) -> ReportSubmission:
         return (field.data or "").strip() or None
 
     return ReportSubmission(
-        kind=TicketKind(form.kind.data),
+        kind=form.report_kind,
         reporter_role=ReporterRole(form.reporter_role.data),
         model_id=model_id,
         model_version_id=version_id,
@@ -346,7 +346,7 @@ def render_report_form(form: ReportForm, notices: list[str]):
     return render_template(
         "reports/form.html",
         form=form,
-        kind=TicketKind(form.kind.data),
+        kind=form.report_kind,
         drafts=drafts,
         notices=notices,
         illegal_content=current_app.config["PORTAL_ILLEGAL_CONTENT_REPORTING"],
@@ -361,10 +361,12 @@ def confirmation():
     if ticket is None:
         return redirect(url_for("public.home"))
     token = details.get("token")
+    # After "lost your link?" the link shown here has been replaced: do not offer a dead one.
+    still_valid = token is not None and tokens.token_matches(token, ticket.tracking_token_hash)
     return render_template(
         "reports/confirmation.html",
         ticket=ticket,
-        tracking_url=tracking_link(token) if token else None,
+        tracking_url=tracking_link(token) if still_valid else None,
         crisis_resources=crisis_resources() if ticket.needs_safety_resources else None,
     )
 
