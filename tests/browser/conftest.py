@@ -1,0 +1,240 @@
+"""A live portal and a real Chromium for the browser tests, and the ways to reach each page.
+
+One server and one browser per xdist worker; every test gets a fresh browser context (its own
+cookies, so its own session) and a database holding only the demo model registry. The registry
+is loaded per test rather than once, because other tests in the same worker empty every table
+after themselves, and their ``registry`` fixture expects to find the tables empty.
+"""
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.extensions import db
+from tests.conftest import base_config, empty_all_tables, skip_or_fail
+from tests.factories import make_registry
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT_DIR = REPOSITORY_ROOT / "test-output" / "screenshots"
+
+LOCALES = ("en", "fr", "ar")
+SCREENSHOT_LOCALES = ("en", "ar")
+
+REFERENCE_PATTERN = re.compile(r"^RP-[2-9A-Z]{4}-[2-9A-Z]{4}$")
+
+
+# -- the server and the browser -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not CHROMIUM.exists():
+        skip_or_fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def live_app(database_url, tmp_path_factory):
+    config = base_config(database_url, tmp_path_factory.mktemp("live-server"))
+    config.update(
+        {
+            "RATELIMIT_ENABLED": False,
+            # A real browser sends the token it was given, so the real check stays on.
+            "WTF_CSRF_ENABLED": True,
+            # Links must point at the address the browser uses, not at "redress.test".
+            "SERVER_NAME": None,
+        }
+    )
+    app = create_app(config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    """The portal served on a free port of 127.0.0.1; yields its base URL (no trailing slash)."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture
+def demo_registry(live_app):
+    """The demo models, for the duration of one test; every table is emptied afterwards."""
+    with live_app.app_context():
+        empty_all_tables()
+        make_registry()
+        db.session.commit()
+        db.session.remove()
+    yield
+    with live_app.app_context():
+        db.session.remove()
+        empty_all_tables()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def locale() -> str:
+    """The language the browser asks for; tests parametrize it."""
+    return "en"
+
+
+@pytest.fixture
+def console_messages() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server, demo_registry, locale, console_messages) -> Page:
+    """A page in a fresh context whose browser asks for ``locale``; console output is recorded."""
+    context = browser.new_context(
+        base_url=live_server,
+        locale=locale,
+        extra_http_headers={"Accept-Language": locale},
+        viewport={"width": 1280, "height": 800},
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+
+    def record(message: ConsoleMessage) -> None:
+        console_messages.append(f"{message.type}: {message.text}")
+
+    page.on("console", record)
+    page.on("pageerror", lambda error: console_messages.append(f"pageerror: {error}"))
+    yield page
+    context.close()
+
+
+def csp_violations(console_messages: list[str]) -> list[str]:
+    return [message for message in console_messages if "Content Security Policy" in message]
+
+
+def save_screenshot(page: Page, name: str) -> None:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"), full_page=True)
+
+
+# -- reaching each page -------------------------------------------------------------------------
+
+
+def fill_required_answers(page: Page, kind: str) -> None:
+    """Answer the required questions with Playwright's form helpers (see the keyboard tests)."""
+    page.check("#reporter_role-0")
+    models = page.locator("#model_choice option[value^='version:']")
+    page.select_option("#model_choice", value=models.first.get_attribute("value"))
+    page.fill("#output_text", "The assistant told me to mix bleach and ammonia.")
+    if kind == "output_dispute":
+        page.fill("#expected_output", "It should have said never to mix them.")
+    page.check("#category-0")
+    page.fill("#description", "These chemicals make a toxic gas.")
+    page.check("input[name='reporter_severity'][value='medium']")
+    page.check("input[name='immediate_danger'][value='no']")
+
+
+def submit_form(page: Page) -> None:
+    """Press the form's submit button and wait for the page the server answers with."""
+    with page.expect_navigation():
+        page.locator("main form button[type='submit']").click()
+
+
+def tour_site_pages(page: Page) -> Iterator[str]:
+    page.goto("/")
+    yield "home"
+    page.goto("/privacy")
+    yield "privacy"
+    page.goto("/reports/track/this-link-was-never-issued")
+    yield "invalid-tracking-link"
+    page.goto("/no-such-page")
+    yield "not-found"
+
+
+def tour_start(page: Page) -> Iterator[str]:
+    page.goto("/reports/")
+    yield "start"
+    submit_form(page)  # nothing chosen
+    yield "start-error"
+    page.goto("/reports/?kind=unknown")  # a link naming a kind that does not exist
+    yield "start-error-unknown-kind"
+
+
+def tour_harm_report(page: Page) -> Iterator[str]:
+    page.goto("/reports/new?kind=harm_report")
+    yield "harm-report-form"
+    submit_form(page)  # every answer missing
+    yield "harm-report-form-error"
+    fill_required_answers(page, "harm_report")
+    submit_form(page)
+    page.wait_for_url("**/reports/confirmation")
+    yield "confirmation"
+    with page.expect_navigation():
+        page.locator(".tracking-link a").click()
+    page.wait_for_url("**/reports/case/*")
+    yield "case"
+    submit_form(page)  # "Add to my report" with nothing added
+    yield "case-error"
+    with page.expect_navigation():
+        page.locator("main a[href$='/withdraw']").click()
+    yield "withdraw"
+    submit_form(page)  # not confirmed
+    yield "withdraw-error"
+
+
+def tour_output_dispute(page: Page) -> Iterator[str]:
+    page.goto("/reports/new?kind=output_dispute")
+    yield "output-dispute-form"
+    submit_form(page)
+    yield "output-dispute-form-error"
+
+
+def tour_lost_link(page: Page) -> Iterator[str]:
+    page.goto("/reports/lost-link")
+    yield "lost-link"
+    submit_form(page)
+    yield "lost-link-error"
+    page.fill("#reference", "RP-7K3M-Q9P2")
+    page.fill("#email", "someone@example.com")
+    submit_form(page)
+    yield "lost-link-sent"
+
+
+# Every page a reporter can meet, in five walks through the site. Each walk starts in a fresh
+# browser context and yields the name of each page once the browser shows it; the walks share
+# their steps (one report filed serves the five pages that need one) to keep the suite quick.
+# A name containing "error" is a page that must show the error summary.
+TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
+    "site-pages": tour_site_pages,
+    "start": tour_start,
+    "harm-report": tour_harm_report,
+    "output-dispute": tour_output_dispute,
+    "lost-link": tour_lost_link,
+}
