@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 export FLASK_APP := app
 
-.PHONY: run test install install-test translations messages clean
+.PHONY: run test install install-test translations messages bench clean
 
 run: $(VENV)/.installed translations ## Set up and start the portal on SQLite with demo data
 	mkdir -p instance
@@ -18,6 +18,9 @@ test: $(VENV)/.installed-test translations ## Lint, then run the whole suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test ## Benchmarks, as ratios against a baseline (bench/README.md)
+	$(BIN)/python -m bench
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
