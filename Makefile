@@ -39,11 +39,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 translations: $(VENV)/.installed ## Compile the message catalogues (the .mo files are not committed)
-	$(BIN)/pybabel compile --domain messages --directory translations --statistics 2>&1 | grep -v "^compiling" || true
-	@test -f translations/fr/LC_MESSAGES/messages.mo && test -f translations/ar/LC_MESSAGES/messages.mo
+	@# pybabel silently skips fuzzy entries and catalogues: refuse them instead.
+	@! grep -l "^#, fuzzy" translations/*/LC_MESSAGES/messages.po
+	$(BIN)/pybabel compile --domain messages --directory translations --statistics
 
 messages: $(VENV)/.installed ## Extract new strings and merge them into every catalogue
-	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords _l --keywords lazy_gettext \
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords _l --keywords lazy_gettext --keywords N_ \
 		--no-location --sort-output --project Redress --output-file translations/messages.pot .
 	$(BIN)/pybabel update --input-file translations/messages.pot --output-dir translations \
 		--no-fuzzy-matching --ignore-obsolete

@@ -4,18 +4,23 @@ import sqlite3
 
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import (
+    MINIMUM_SECRET_KEY_LENGTH,
     PROJECT_ROOT,
     SUPPORTED_LOCALES,
     ConfigurationError,
     config_from_environment,
+    configuration_problems,
     default_config,
     normalise_database_url,
 )
 from portal.extensions import babel, csrf, db, limiter, migrate
+from portal.services.attachments import register_file_lifecycle
 
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -27,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     load_configuration(app, test_config)
+    register_logging(app)
     register_extensions(app)
     register_i18n(app)
     register_template_globals(app)
@@ -38,19 +44,35 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def load_configuration(app: Flask, test_config: dict | None) -> None:
+    """Defaults, then the environment (or the test's mapping); refuse to start when unsafe."""
     app.config.from_mapping(default_config())
     app.config.update(config_from_environment() if test_config is None else test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
+    relaxed = app.testing or app.config["PORTAL_ENV"] == "development"
+    problems = configuration_problems(app.config)
     if not app.config["SECRET_KEY"]:
-        if not (app.testing or app.config["PORTAL_ENV"] == "development"):
-            raise ConfigurationError(
-                "PORTAL_SECRET_KEY is not set. Set it to a long random value, for example "
-                "the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'. "
-                "(Set PORTAL_ENV=development to run locally with an insecure built-in key.)"
+        if not relaxed:
+            problems.append(
+                "PORTAL_SECRET_KEY is not set. Set it to a long random value, for example the "
+                "output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'. "
+                "(PORTAL_ENV=development runs locally with an insecure built-in key.)"
             )
         app.config["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
+    elif len(app.config["SECRET_KEY"]) < MINIMUM_SECRET_KEY_LENGTH and not relaxed:
+        problems.append(
+            f"PORTAL_SECRET_KEY must be at least {MINIMUM_SECRET_KEY_LENGTH} characters"
+        )
+    if not app.config["PORTAL_BASE_URL"]:
+        if not relaxed:
+            problems.append(
+                "PORTAL_BASE_URL is not set: the address people use to reach the portal, "
+                "such as https://redress.example.org (links in e-mails are built on it)"
+            )
+        app.config["PORTAL_BASE_URL"] = DEVELOPMENT_BASE_URL
+    if problems:
+        raise ConfigurationError("; ".join(problems))
     app.config["SESSION_COOKIE_SECURE"] = app.config["PORTAL_HTTPS"]
     app.config["PREFERRED_URL_SCHEME"] = "https" if app.config["PORTAL_HTTPS"] else "http"
 
@@ -60,9 +82,14 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    with app.app_context():
+        sa.event.listen(db.engine, "connect", _configure_sqlite)
+    register_file_lifecycle(db.session)
+    if app.config["PORTAL_PROXY_HOPS"]:
+        hops = app.config["PORTAL_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
-@sa.event.listens_for(sa.engine.Engine, "connect")
 def _configure_sqlite(dbapi_connection, _record) -> None:
     """WAL lets readers work while a report is written; SQLite enforces foreign keys on request."""
     if isinstance(dbapi_connection, sqlite3.Connection):
@@ -71,6 +98,12 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+def register_logging(app: Flask) -> None:
+    from portal.logs import redact_tracking_links
+
+    redact_tracking_links()
 
 
 def register_i18n(app: Flask) -> None:

@@ -6,11 +6,17 @@ Tests pass a mapping to ``create_app`` instead of using the environment.
 import copy
 import json
 import os
-from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def N_(message: str) -> str:
+    """Mark a string in configuration for translation; templates translate it when shown."""
+    return message
+
 
 SUPPORTED_LOCALES = ("en", "fr", "ar")
 RTL_LOCALES = frozenset({"ar", "he", "fa", "ur"})
@@ -37,12 +43,15 @@ class DefaultConfig:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+
+    # Where people reach the portal, e.g. "https://redress.example.org". Links in e-mails are
+    # built on it, never on the request's Host header (which a client chooses).
+    PORTAL_BASE_URL = None
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
+    PORTAL_PROXY_HOPS = 0
 
     # Five files of 10 MB each plus the text fields, with room to spare: the per-file check,
     # with its clear message, is what a person meets, not a bare 413.
-    PORTAL_MAX_FILE_BYTES = 10 * MiB
-    PORTAL_MAX_FILES = 5
     MAX_CONTENT_LENGTH = 80 * MiB
     MAX_FORM_MEMORY_SIZE = 2 * MiB
 
@@ -80,11 +89,16 @@ class DefaultConfig:
         "name": "INHOPE",
         "url": "https://www.inhope.org/EN#hotlineReferral",
     }
-    # Crisis resources by country code; "default" when the country is unknown or not listed.
+    # Crisis resources, looked up by "<country>/<language>", "<country>", "default/<language>"
+    # and "default", in that order (country codes as in Accept-Language: FR, GB, US...).
     PORTAL_CRISIS_RESOURCES: ClassVar[dict] = {
         "default": [
-            {"name": "Emergency services", "phone": "112", "url": None},
-            {"name": "Find A Helpline", "phone": None, "url": "https://findahelpline.com"},
+            {"name": N_("Emergency services"), "phone": "112", "url": None},
+            {
+                "name": N_("Find a helpline in your country"),
+                "phone": None,
+                "url": "https://findahelpline.com",
+            },
         ],
         "FR": [
             {"name": "SAMU", "phone": "15", "url": None},
@@ -95,11 +109,11 @@ class DefaultConfig:
             },
         ],
         "GB": [
-            {"name": "Emergency services", "phone": "999", "url": None},
+            {"name": N_("Emergency services"), "phone": "999", "url": None},
             {"name": "Samaritans", "phone": "116 123", "url": "https://www.samaritans.org"},
         ],
         "US": [
-            {"name": "Emergency services", "phone": "911", "url": None},
+            {"name": N_("Emergency services"), "phone": "911", "url": None},
             {
                 "name": "988 Suicide & Crisis Lifeline",
                 "phone": "988",
@@ -124,6 +138,8 @@ _ENVIRONMENT_KEYS = {
     "PORTAL_SECRET_KEY": ("SECRET_KEY", str),
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "PORTAL_HTTPS": ("PORTAL_HTTPS", lambda v: v.lower() in _BOOLEAN_TRUE),
+    "PORTAL_BASE_URL": ("PORTAL_BASE_URL", str),
+    "PORTAL_PROXY_HOPS": ("PORTAL_PROXY_HOPS", int),
     "PORTAL_UPLOAD_DIR": ("PORTAL_UPLOAD_DIR", str),
     "PORTAL_DEFAULT_TIMEZONE": ("PORTAL_DEFAULT_TIMEZONE", str),
     "PORTAL_DEFAULT_COUNTRY": ("PORTAL_DEFAULT_COUNTRY", str),
@@ -159,3 +175,30 @@ def normalise_database_url(url: str) -> str:
 
 class ConfigurationError(RuntimeError):
     """The app refuses to start: the message says what to set."""
+
+
+SEVERITIES = ("critical", "high", "medium", "low")
+MINIMUM_SECRET_KEY_LENGTH = 32
+
+
+def configuration_problems(config) -> list[str]:
+    """What is wrong with a configuration, in words an operator can act on (empty when fine)."""
+    problems = []
+    targets = config["PORTAL_SLA_TARGETS"]
+    for severity in SEVERITIES:
+        hours = targets.get(severity, {})
+        if not all(
+            isinstance(hours.get(key), int | float) for key in ("first_response", "resolution")
+        ):
+            problems.append(
+                f"PORTAL_SLA_TARGETS needs first_response and resolution hours for {severity!r}"
+            )
+    try:
+        ZoneInfo(config["PORTAL_DEFAULT_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            f"PORTAL_DEFAULT_TIMEZONE {config['PORTAL_DEFAULT_TIMEZONE']!r} is not a time zone"
+        )
+    if not config["PORTAL_CRISIS_RESOURCES"].get("default"):
+        problems.append('PORTAL_CRISIS_RESOURCES needs a "default" list')
+    return problems

@@ -52,6 +52,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict:
         "RATELIMIT_ENABLED": False,
         "PORTAL_DEFAULT_TIMEZONE": "Europe/London",
         "SERVER_NAME": "redress.test",
+        "PORTAL_BASE_URL": "http://redress.test",
     }
 
 

@@ -1,5 +1,6 @@
 """Submitting a report through the service, without HTTP."""
 
+import io
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -8,11 +9,10 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import Attachment, EventKind, OutboxMessage, Severity, Ticket
 from portal.services import tokens
-from portal.services.attachments import StoredFile
 from portal.services.tickets import (
-    add_draft_attachments,
     find_ticket_by_token,
     reissue_tracking_link,
+    update_draft,
 )
 from tests.factories import make_ticket
 
@@ -73,19 +73,74 @@ def test_a_retried_form_does_not_bring_back_a_replaced_link(app):
         assert find_ticket_by_token(old_token) is None
 
 
-def test_files_uploaded_to_the_draft_are_attached_on_submission(app):
-    stored = StoredFile("a" * 32, "screenshot.png", "image/png", 123, "b" * 64)
+def test_files_uploaded_to_the_draft_are_attached_on_submission(app, tmp_path):
     with app.app_context():
-        add_draft_attachments("form-key-4", [stored], utcnow())
+        rejected = update_draft(
+            "form-key-4",
+            remove_ids=set(),
+            uploads=[(io.BytesIO(b"what the chatbot said"), "transcript.txt")],
+            upload_dir=tmp_path,
+            now=utcnow(),
+        )
         db.session.commit()
 
         ticket, _ = make_ticket(app, form_key="form-key-4")
         db.session.commit()
 
         attachment = db.session.scalar(sa.select(Attachment))
+        assert rejected == []
         assert attachment.ticket_id == ticket.id
         assert attachment.draft_key_hash is None
-        assert [a.original_name for a in ticket.attachments] == ["screenshot.png"]
+        assert [a.original_name for a in ticket.attachments] == ["transcript.txt"]
+        assert (tmp_path / attachment.storage_name).read_bytes() == b"what the chatbot said"
+
+
+def test_a_draft_holds_five_files_and_removed_files_leave_the_disk_on_commit(app, tmp_path):
+    def upload(name):
+        return (io.BytesIO(name.encode()), name)
+
+    with app.app_context():
+        first = update_draft(
+            "form-key-5",
+            remove_ids=set(),
+            uploads=[upload(f"note{n}.txt") for n in range(6)],
+            upload_dir=tmp_path,
+            now=utcnow(),
+        )
+        db.session.commit()
+        kept = db.session.scalars(sa.select(Attachment).order_by(Attachment.id)).all()
+        removed = kept[0]
+
+        update_draft(
+            "form-key-5",
+            remove_ids={removed.id},
+            uploads=[],
+            upload_dir=tmp_path,
+            now=utcnow(),
+        )
+        assert (tmp_path / removed.storage_name).exists()  # not before the commit
+        db.session.commit()
+
+        assert [(r.reason, r.filename) for r in first] == [("too_many", "note5.txt")]
+        assert len(kept) == 5
+        assert not (tmp_path / removed.storage_name).exists()
+        assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_files_stored_for_a_transaction_that_rolls_back_leave_the_disk(app, tmp_path):
+    with app.app_context():
+        update_draft(
+            "form-key-6",
+            remove_ids=set(),
+            uploads=[(io.BytesIO(b"text"), "note.txt")],
+            upload_dir=tmp_path,
+            now=utcnow(),
+        )
+        assert len(list(tmp_path.iterdir())) == 1
+        db.session.rollback()
+
+        assert list(tmp_path.iterdir()) == []
+        assert db.session.scalar(sa.select(Attachment)) is None
 
 
 def test_target_dates_follow_the_stated_severity(app):

@@ -1,7 +1,9 @@
 """The reporter's forms: report or dispute, add information, withdraw, lost link."""
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,7 +23,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.clock import utcnow
 from portal.forms import PortalForm, enum_choices
+from portal.i18n import valid_timezone
 from portal.models import Category, ReporterRole, Severity, TicketKind
 from portal.models.tickets import DESCRIPTION_MAX_CHARS, OUTPUT_MAX_CHARS, SHORT_TEXT_MAX_CHARS
 
@@ -44,11 +48,6 @@ class MaxChars:
             raise ValidationError(
                 _("This must be %(limit)s characters or fewer", limit=format_number(self.limit))
             )
-
-
-def _not_in_future(form, field):
-    if field.data and field.data > date.today():  # noqa: DTZ011 - the reporter's calendar day
-        raise ValidationError(_l("The date must be today or in the past"))
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -105,7 +104,7 @@ class ReportForm(PortalForm):
     occurred_on = DateField(
         _l("When did it happen? (optional)"),
         description=_l("If you are not sure of the exact day, leave this empty."),
-        validators=[Optional(), _not_in_future],
+        validators=[Optional()],
     )
     category = RadioField(
         _l("What kind of problem is it?"),
@@ -187,6 +186,9 @@ class ReportForm(PortalForm):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
+        if self.occurred_on.data and self.occurred_on.data > self.reporters_today():
+            self.occurred_on.errors.append(_("The date must be today or in the past"))
+            valid = False
         # Not an inline validator: Optional() on the address stops those when it is empty.
         if self.consent_contact.data and not self.contact_email.data:
             self.contact_email.errors.append(
@@ -194,6 +196,11 @@ class ReportForm(PortalForm):
             )
             valid = False
         return valid
+
+    def reporters_today(self) -> date:
+        """Today where the reporter is: "today" in Auckland is tomorrow on a server in UTC."""
+        zone = valid_timezone(self.timezone.data) or current_app.config["PORTAL_DEFAULT_TIMEZONE"]
+        return utcnow().astimezone(ZoneInfo(zone)).date()
 
     @property
     def is_dispute(self) -> bool:

@@ -18,10 +18,6 @@ class LabelledEnum(StrEnum):
         member.label = label
         return member
 
-    @classmethod
-    def choices(cls):
-        return [(member.value, member.label) for member in cls]
-
 
 class TicketKind(LabelledEnum):
     HARM_REPORT = "harm_report", _l("Report harm caused by an AI output")

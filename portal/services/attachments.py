@@ -8,13 +8,15 @@ import hashlib
 import io
 import secrets
 import unicodedata
-import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import sqlalchemy as sa
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from portal.extensions import db
 from portal.services.errors import AttachmentRejected
 
 PNG = "image/png"
@@ -24,6 +26,13 @@ PDF = "application/pdf"
 TEXT = "text/plain"
 
 ACCEPTED_TYPES = (PNG, JPEG, WEBP, PDF, TEXT)
+
+# The limits the issue promises reporters, and that the page text states.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILES = 5
+# A small, highly compressed PNG can claim billions of pixels; decoding one costs memory in
+# proportion. 40 megapixels covers phone photos and any screenshot.
+MAX_IMAGE_PIXELS = 40_000_000
 _PILLOW_FORMATS = {PNG: "PNG", JPEG: "JPEG", WEBP: "WEBP"}
 _CHUNK = 64 * 1024
 # Control characters that never appear in a plain-text document (tab, newlines and form feed
@@ -81,33 +90,31 @@ def read_limited(stream: BinaryIO, max_bytes: int, filename: str) -> bytes:
 
 
 def strip_image_metadata(data: bytes, content_type: str, filename: str) -> bytes:
-    """Re-encode an image without EXIF, GPS, XMP or text chunks, keeping its orientation."""
+    """Re-encode an image without EXIF, GPS, XMP or text chunks, keeping its orientation.
+
+    Raises ``AttachmentRejected(UNREADABLE)`` for an image that cannot be decoded, or whose
+    header claims more than ``MAX_IMAGE_PIXELS`` (checked before any pixel is decoded).
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                clean = Image.new(upright.mode, upright.size)
-                clean.paste(upright)
-    except (
-        UnidentifiedImageError,
-        OSError,
-        ValueError,
-        Image.DecompressionBombWarning,
-        Image.DecompressionBombError,
-    ) as error:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise AttachmentRejected(AttachmentRejected.UNREADABLE, filename)
+            image.load()
+            clean = ImageOps.exif_transpose(image)  # a new image, orientation applied
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         raise AttachmentRejected(AttachmentRejected.UNREADABLE, filename) from error
-    output = io.BytesIO()
-    save_options = {"quality": 95} if content_type in (JPEG, WEBP) else {}
+    # What Pillow read from the file (EXIF, XMP, text chunks, comments) must not be written back.
+    clean.info = {}
     if content_type == JPEG and clean.mode not in ("RGB", "L", "CMYK"):
         clean = clean.convert("RGB")
+    output = io.BytesIO()
+    save_options = {"quality": 95} if content_type in (JPEG, WEBP) else {}
     clean.save(output, format=_PILLOW_FORMATS[content_type], **save_options)
     return output.getvalue()
 
 
 def store_evidence(
-    stream: BinaryIO, filename: str | None, upload_dir: Path, max_bytes: int
+    stream: BinaryIO, filename: str | None, upload_dir: Path, max_bytes: int = MAX_FILE_BYTES
 ) -> StoredFile:
     """Check one uploaded file and write it to ``upload_dir``.
 
@@ -138,5 +145,61 @@ def store_evidence(
     )
 
 
-def delete_stored_file(upload_dir: Path, storage_name: str) -> None:
-    (upload_dir / storage_name).unlink(missing_ok=True)
+def store_uploads(
+    uploads: Iterable[tuple[BinaryIO, str]], room: int, upload_dir: Path
+) -> tuple[list[StoredFile], list[AttachmentRejected]]:
+    """Store each (stream, filename) that passes the checks, at most ``room`` of them.
+
+    Returns the stored files and one rejection for each file refused, in the order given.
+    The files are removed again if the current database transaction rolls back.
+    """
+    stored: list[StoredFile] = []
+    rejected: list[AttachmentRejected] = []
+    for stream, filename in uploads:
+        if len(stored) >= room:
+            rejected.append(AttachmentRejected(AttachmentRejected.TOO_MANY, filename))
+            continue
+        try:
+            stored.append(store_evidence(stream, filename, upload_dir))
+        except AttachmentRejected as rejection:
+            rejected.append(rejection)
+            continue
+        _pending(db.session, "written").append(upload_dir / stored[-1].storage_name)
+    return stored, rejected
+
+
+def delete_when_committed(upload_dir: Path, storage_name: str) -> None:
+    """Remove a stored file once the transaction that deletes its row has committed."""
+    _pending(db.session, "deleted").append(upload_dir / storage_name)
+
+
+# Files follow the transaction they belong to: written files go again if it rolls back, files
+# whose rows were deleted go only once it commits. The lists live in the session's ``info``.
+
+
+def _pending(session, kind: str) -> list[Path]:
+    return session.info.setdefault(f"evidence_files_{kind}", [])
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+    paths.clear()
+
+
+def _after_commit(session) -> None:
+    _pending(session, "written").clear()
+    _unlink_all(_pending(session, "deleted"))
+
+
+def _after_rollback(session, _previous_transaction=None) -> None:
+    _pending(session, "deleted").clear()
+    _unlink_all(_pending(session, "written"))
+
+
+def register_file_lifecycle(scoped_session) -> None:
+    if sa.event.contains(scoped_session, "after_commit", _after_commit):
+        return  # one set of listeners for the whole process, however many apps it builds
+    sa.event.listen(scoped_session, "after_commit", _after_commit)
+    # "soft": every rollback, also one before any statement ran (files may still be written).
+    sa.event.listen(scoped_session, "after_soft_rollback", _after_rollback)

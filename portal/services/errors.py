@@ -13,7 +13,7 @@ class InvalidTransition(DomainError):
 
 
 class AttachmentRejected(DomainError):
-    """An uploaded file was refused. ``reason`` is one of the ``REASON_*`` codes."""
+    """An uploaded file was refused; ``reason`` is one of the codes below."""
 
     TOO_LARGE = "too_large"
     WRONG_TYPE = "wrong_type"

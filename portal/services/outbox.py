@@ -92,7 +92,8 @@ def deliver_due(smtp: SmtpSettings, *, now: datetime, limit: int = 100) -> Deliv
 
     A message that cannot be sent stays pending with a later ``next_attempt_at`` and the reason
     (the error's type only: SMTP replies can quote addresses); after ``MAX_ATTEMPTS`` it is
-    marked failed. Delivered messages that carried a secret link lose their body.
+    marked failed. Messages that carried a secret link lose their body once delivered or given
+    up on.
     """
     due = db.session.scalars(
         sa.select(OutboxMessage)
@@ -157,6 +158,8 @@ def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> 
     message.last_error = type(error).__name__
     if message.attempts >= MAX_ATTEMPTS:
         message.status = OutboxStatus.FAILED
+        if message.carries_secret:
+            message.body = SCRUBBED_BODY  # never to be sent: keep no usable link at rest
         return 1
     message.next_attempt_at = now + retry_delay(message.attempts)
     return 0

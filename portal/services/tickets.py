@@ -3,6 +3,8 @@
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
 
 import sqlalchemy as sa
 
@@ -20,7 +22,13 @@ from portal.models import (
     TicketKind,
 )
 from portal.services import tokens
-from portal.services.attachments import StoredFile
+from portal.services.attachments import (
+    MAX_FILES,
+    StoredFile,
+    delete_when_committed,
+    store_uploads,
+)
+from portal.services.errors import AttachmentRejected
 from portal.services.outbox import queue_email
 from portal.services.status import transition
 
@@ -60,7 +68,6 @@ class ReportSubmission:
 @dataclass(frozen=True)
 class SubmissionResult:
     ticket: Ticket
-    created: bool
     # None only for a retried submission whose link has since been replaced.
     tracking_token: str | None
 
@@ -82,20 +89,17 @@ def submit_report(
     confirmation with the tracking link is added to the outbox in the same transaction.
     A concurrent duplicate can still fail the unique key on commit: the caller retries once.
     """
-    key_hash = tokens.sha256_hex(form_key)
     token = tokens.tracking_token_for_form(secret_key, form_key)
-    existing = db.session.scalar(sa.select(Ticket).where(Ticket.submission_key_hash == key_hash))
+    existing = find_ticket_by_form_key(form_key)
     if existing is not None:
         still_valid = tokens.token_matches(token, existing.tracking_token_hash)
-        return SubmissionResult(
-            existing, created=False, tracking_token=token if still_valid else None
-        )
+        return SubmissionResult(existing, tracking_token=token if still_valid else None)
 
     ticket = Ticket(
         reference=_unused_reference(),
         status=Status.NEW,
         tracking_token_hash=tokens.sha256_hex(token),
-        submission_key_hash=key_hash,
+        submission_key_hash=tokens.sha256_hex(form_key),
         created_at=now,
         updated_at=now,
         **vars(submission),
@@ -128,7 +132,7 @@ def submit_report(
             tracking_url=tracking_link(token),
         )
     db.session.flush()
-    return SubmissionResult(ticket, created=True, tracking_token=token)
+    return SubmissionResult(ticket, tracking_token=token)
 
 
 def set_target_dates(ticket: Ticket, sla_targets: dict) -> None:
@@ -156,10 +160,38 @@ def draft_attachments(form_key: str) -> list[Attachment]:
     )
 
 
-def add_draft_attachments(form_key: str, files: Iterable[StoredFile], now: datetime) -> None:
+def update_draft(
+    form_key: str,
+    *,
+    remove_ids: set[int],
+    uploads: Iterable[tuple[BinaryIO, str]],
+    upload_dir: Path,
+    now: datetime,
+) -> list[AttachmentRejected]:
+    """Drop the draft's files the reporter ticked for removal and add the new ones that pass.
+
+    A draft holds at most ``MAX_FILES``; each file beyond that, or failing the checks, comes
+    back as a rejection for the form to explain. Removed files leave the disk on commit.
+    """
+    kept = []
+    for attachment in draft_attachments(form_key):
+        if attachment.id in remove_ids:
+            db.session.delete(attachment)
+            delete_when_committed(upload_dir, attachment.storage_name)
+        else:
+            kept.append(attachment)
+    stored, rejected = store_uploads(uploads, MAX_FILES - len(kept), upload_dir)
     key_hash = tokens.sha256_hex(form_key)
-    for stored in files:
-        db.session.add(Attachment(draft_key_hash=key_hash, created_at=now, **vars(stored)))
+    for file in stored:
+        db.session.add(Attachment(draft_key_hash=key_hash, created_at=now, **vars(file)))
+    db.session.flush()
+    return rejected
+
+
+def find_ticket_by_form_key(form_key: str) -> Ticket | None:
+    """The ticket already submitted with this form, if any."""
+    key_hash = tokens.sha256_hex(form_key)
+    return db.session.scalar(sa.select(Ticket).where(Ticket.submission_key_hash == key_hash))
 
 
 def find_ticket_by_token(token: str) -> Ticket | None:

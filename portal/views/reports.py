@@ -45,19 +45,21 @@ from portal.models import (
     TicketKind,
 )
 from portal.services import tokens
-from portal.services.attachments import StoredFile, delete_stored_file, store_evidence
+from portal.services.attachments import MAX_FILES, store_uploads
 from portal.services.errors import AttachmentRejected, InvalidTransition
 from portal.services.status import can_transition
 from portal.services.tickets import (
     ReportSubmission,
-    add_draft_attachments,
+    SubmissionResult,
     add_information,
     can_add_information,
     draft_attachments,
+    find_ticket_by_form_key,
     find_ticket_by_reference,
     find_ticket_by_token,
     reissue_tracking_link,
     submit_report,
+    update_draft,
     withdraw,
 )
 
@@ -65,10 +67,29 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 TRACKED_SESSION_KEY = "tracked"
 CONFIRMATION_SESSION_KEY = "confirmation"
+# What a "Report this output" link may carry; nothing else is passed on.
+PREFILL_PARAMETERS = ("kind", "model", "version", "output_id")
 
 
-def _limit(config_key: str):
-    return limiter.limit(lambda: current_app.config[config_key], methods=["POST"])
+def rate_limit(config_key: str):
+    """Limit POSTs by the configured rate, counting only those that did something.
+
+    A form shown again with errors is not counted: a person correcting their answers must never
+    be stopped (and lose them) by the limit meant for floods of submissions.
+    """
+    return limiter.limit(
+        lambda: current_app.config[config_key],
+        methods=["POST"],
+        deduct_when=lambda response: response.status_code in (302, 303),
+    )
+
+
+@bp.after_request
+def never_cache(response):
+    # These pages carry tracking links, what people reported and one-time form keys: keep them
+    # out of shared computers' disk caches and out of any cache in between.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -80,7 +101,10 @@ def upload_dir() -> Path:
 
 
 def tracking_link(token: str) -> str:
-    return url_for("reports.open_tracking_link", token=token, _external=True)
+    """The absolute tracking link, built on the configured base URL, never on the Host header:
+    a forged Host must not be able to put someone else's server into an e-mail we send."""
+    path = url_for("reports.open_tracking_link", token=token)
+    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
 
 
 def model_choices() -> list[SelectChoice]:
@@ -138,30 +162,15 @@ def prefilled_model_choice(slug: str | None, version: str | None) -> tuple[str, 
     return (f"version:{found.id}", True) if found else (f"model:{model.id}", False)
 
 
-def accept_uploads(files, room: int) -> tuple[list[StoredFile], list[str]]:
-    """Store the uploaded files that pass the checks; messages for those that do not."""
-    stored, errors = [], []
-    max_bytes = current_app.config["PORTAL_MAX_FILE_BYTES"]
-    for upload in files:
-        if not upload or not upload.filename:
-            continue
-        if len(stored) >= room:
-            errors.append(
-                _(
-                    "You can add up to %(max)s files. “%(name)s” was not added.",
-                    max=current_app.config["PORTAL_MAX_FILES"],
-                    name=upload.filename,
-                )
-            )
-            continue
-        try:
-            stored.append(store_evidence(upload.stream, upload.filename, upload_dir(), max_bytes))
-        except AttachmentRejected as rejection:
-            errors.append(attachment_error_message(rejection))
-    return stored, errors
+def uploaded_files(field) -> list[tuple]:
+    return [
+        (upload.stream, upload.filename)
+        for upload in request.files.getlist(field.name)
+        if upload and upload.filename
+    ]
 
 
-def attachment_error_message(rejection: AttachmentRejected) -> str:
+def rejection_message(rejection: AttachmentRejected) -> str:
     name = rejection.filename
     if rejection.reason == AttachmentRejected.TOO_LARGE:
         return _("“%(name)s” is larger than 10 MB. Choose a smaller file.", name=name)
@@ -169,6 +178,10 @@ def attachment_error_message(rejection: AttachmentRejected) -> str:
         return _("“%(name)s” is empty. Choose another file.", name=name)
     if rejection.reason == AttachmentRejected.UNREADABLE:
         return _("“%(name)s” could not be opened as an image. Choose another file.", name=name)
+    if rejection.reason == AttachmentRejected.TOO_MANY:
+        return _(
+            "You can add up to %(max)s files. “%(name)s” was not added.", max=MAX_FILES, name=name
+        )
     return _(
         "“%(name)s” is not a PNG, JPEG, WebP, PDF or plain text file. Choose another file.",
         name=name,
@@ -187,11 +200,14 @@ def explain_csrf_failure(form) -> None:
 
 
 def authorize_tracking(ticket: Ticket) -> None:
-    """Let this browser follow ``ticket`` until its tracking link is replaced."""
+    """Let this browser follow ``ticket`` until its tracking link is replaced.
+
+    The session cookie is signed and lasts as long as the browser session: coming back later
+    takes the link again, which is the reporter's credential.
+    """
     tracked = dict(session.get(TRACKED_SESSION_KEY, {}))
     tracked[ticket.reference] = ticket.tracking_version
     session[TRACKED_SESSION_KEY] = tracked
-    session.permanent = True
 
 
 def load_tracked_ticket(reference: str) -> Ticket:
@@ -207,14 +223,27 @@ def load_tracked_ticket(reference: str) -> Ticket:
     return ticket
 
 
+def crisis_resources() -> list[dict]:
+    """Crisis resources for the visitor's country and language, most specific first."""
+    resources = current_app.config["PORTAL_CRISIS_RESOURCES"]
+    country, language = request_country(), current_locale_code()
+    for key in (f"{country}/{language}", country, f"default/{language}", "default"):
+        if resources.get(key):
+            return resources[key]
+    return []
+
+
 # -- choosing and filing a report ---------------------------------------------------------------
+
+
+def prefill_arguments() -> dict:
+    return {key: request.args[key] for key in PREFILL_PARAMETERS if key in request.args}
 
 
 @bp.get("/")
 def start():
-    kind = request.args.get("kind")
-    if kind in {member.value for member in TicketKind}:
-        return redirect(url_for("reports.new", **request.args))
+    if request.args.get("kind") in {member.value for member in TicketKind}:
+        return redirect(url_for("reports.new", **prefill_arguments()))
     answered = "answered" in request.args or "kind" in request.args
     error = _("Select what you want to do") if answered else None
     return render_template("reports/start.html", kinds=list(TicketKind), error=error)
@@ -222,65 +251,66 @@ def start():
 
 @bp.route("/new", methods=["GET", "POST"])
 @csrf.exempt
-@_limit("PORTAL_RATELIMIT_SUBMIT")
+@rate_limit("PORTAL_RATELIMIT_SUBMIT")
 def new():
     if request.args.get("kind") not in {member.value for member in TicketKind}:
-        return redirect(url_for("reports.start", **request.args))
-    kind = TicketKind(request.args["kind"])
-
-    form = ReportForm(kind=kind, model_choices=model_choices(), timezone_choices=timezone_choices())
-    notices = []
+        return redirect(url_for("reports.start", **prefill_arguments()))
+    form = ReportForm(
+        kind=TicketKind(request.args["kind"]),
+        model_choices=model_choices(),
+        timezone_choices=timezone_choices(),
+    )
     if request.method == "GET":
-        form.form_key.data = tokens.new_form_key()
-        form.timezone.data = current_app.config["PORTAL_DEFAULT_TIMEZONE"]
-        form.model_choice.data, matched = prefilled_model_choice(
-            request.args.get("model"), request.args.get("version")
-        )
-        if not matched:
-            notices.append(
-                _(
-                    "We could not find the model or version named in the link you "
-                    "followed. Choose it from the list."
-                )
-            )
-        output_id = request.args.get("output_id", "")
-        if len(output_id) <= 200:
-            form.output_id.data = output_id
-        return render_report_form(form, notices)
+        return render_report_form(form, prefill_form(form))
 
     if not form.form_key.data or len(form.form_key.data) > 64:
         form.form_key.data = tokens.new_form_key()
-    form_key = form.form_key.data
     valid = form.validate()
     explain_csrf_failure(form)
     if form.csrf_token.errors:
         # Not trusted to come from this page: keep the answers on screen, store nothing.
-        return render_report_form(form, notices)
-
-    remove_draft_files(form_key, set(form.remove_evidence.data or []))
-    room = current_app.config["PORTAL_MAX_FILES"] - len(draft_attachments(form_key))
-    stored, upload_errors = accept_uploads(request.files.getlist(form.evidence.name), room)
-    add_draft_attachments(form_key, stored, utcnow())
-    if upload_errors or not valid:
-        form.evidence.errors = list(form.evidence.errors) + upload_errors
-        db.session.commit()  # keep the accepted files with the draft
-        return render_report_form(form, notices)
-
-    result = submit_with_retry(form, form_key)
+        return render_report_form(form)
+    if find_ticket_by_form_key(form.form_key.data) is None:
+        rejected = update_draft(
+            form.form_key.data,
+            remove_ids=set(form.remove_evidence.data or []),
+            uploads=uploaded_files(form.evidence),
+            upload_dir=upload_dir(),
+            now=utcnow(),
+        )
+        if rejected or not valid:
+            form.evidence.errors = [*form.evidence.errors, *map(rejection_message, rejected)]
+            db.session.commit()  # the accepted files stay with the draft
+            return render_report_form(form)
+    # A form already sent (a double click, a retry) answers as the first time did.
+    result = submit_and_commit(form)
     session[CONFIRMATION_SESSION_KEY] = {
         "reference": result.ticket.reference,
         "token": result.tracking_token,
     }
-    authorize_tracking(result.ticket)
+    if result.tracking_token is not None:
+        authorize_tracking(result.ticket)
     return redirect(url_for("reports.confirmation"), code=303)
 
 
-def remove_draft_files(form_key: str, attachment_ids: set[int]) -> None:
-    for attachment in draft_attachments(form_key):
-        if attachment.id in attachment_ids:
-            delete_stored_file(upload_dir(), attachment.storage_name)
-            db.session.delete(attachment)
-    db.session.flush()
+def prefill_form(form: ReportForm) -> list[str]:
+    """Fill a new form from a "Report this output" link; notices for what did not match."""
+    form.form_key.data = tokens.new_form_key()
+    form.timezone.data = current_app.config["PORTAL_DEFAULT_TIMEZONE"]
+    form.model_choice.data, matched = prefilled_model_choice(
+        request.args.get("model"), request.args.get("version")
+    )
+    output_id = request.args.get("output_id", "")
+    if len(output_id) <= 200:
+        form.output_id.data = output_id
+    if matched:
+        return []
+    return [
+        _(
+            "We could not find the model or version named in the link you followed. "
+            "Choose it from the list."
+        )
+    ]
 
 
 def submission_from_form(form: ReportForm) -> ReportSubmission:
@@ -289,14 +319,13 @@ def submission_from_form(form: ReportForm) -> ReportSubmission:
     def text(field):
         return (field.data or "").strip() or None
 
+    not_listed = form.model_choice.data == NOT_LISTED
     return ReportSubmission(
         kind=form.report_kind,
         reporter_role=ReporterRole(form.reporter_role.data),
         model_id=model_id,
         model_version_id=version_id,
-        model_not_listed=text(form.model_not_listed)
-        if form.model_choice.data == NOT_LISTED
-        else None,
+        model_not_listed=text(form.model_not_listed) if not_listed else None,
         output_id=text(form.output_id),
         output_text=form.output_text.data.strip(),
         input_text=text(form.input_text),
@@ -319,15 +348,16 @@ def submission_from_form(form: ReportForm) -> ReportSubmission:
     )
 
 
-def submit_with_retry(form: ReportForm, form_key: str):
-    """Submit and commit; a concurrent duplicate loses the unique key and finds the first ticket."""
+def submit_and_commit(form: ReportForm) -> SubmissionResult:
+    """Submit and commit. Two identical requests racing both pass the "already sent?" check;
+    the loser fails the unique form key on commit, and trying again finds the winner's ticket."""
     submission = submission_from_form(form)
-    arguments = dict(
-        form_key=form_key,
-        secret_key=current_app.config["SECRET_KEY"],
-        sla_targets=current_app.config["PORTAL_SLA_TARGETS"],
-        tracking_link=tracking_link,
-    )
+    arguments = {
+        "form_key": form.form_key.data,
+        "secret_key": current_app.config["SECRET_KEY"],
+        "sla_targets": current_app.config["PORTAL_SLA_TARGETS"],
+        "tracking_link": tracking_link,
+    }
     try:
         result = submit_report(submission, now=utcnow(), **arguments)
         db.session.commit()
@@ -338,7 +368,7 @@ def submit_with_retry(form: ReportForm, form_key: str):
     return result
 
 
-def render_report_form(form: ReportForm, notices: list[str]):
+def render_report_form(form: ReportForm, notices: list[str] = ()):
     drafts = draft_attachments(form.form_key.data) if form.form_key.data else []
     form.remove_evidence.choices = [
         SelectChoice(str(attachment.id), attachment.original_name) for attachment in drafts
@@ -350,7 +380,6 @@ def render_report_form(form: ReportForm, notices: list[str]):
         drafts=drafts,
         notices=notices,
         illegal_content=current_app.config["PORTAL_ILLEGAL_CONTENT_REPORTING"],
-        max_files=current_app.config["PORTAL_MAX_FILES"],
     )
 
 
@@ -369,11 +398,6 @@ def confirmation():
         tracking_url=tracking_link(token) if still_valid else None,
         crisis_resources=crisis_resources() if ticket.needs_safety_resources else None,
     )
-
-
-def crisis_resources() -> list[dict]:
-    resources = current_app.config["PORTAL_CRISIS_RESOURCES"]
-    return resources.get(request_country()) or resources["default"]
 
 
 # -- following a report -------------------------------------------------------------------------
@@ -397,11 +421,10 @@ def case(reference: str):
 
 
 def render_case(ticket: Ticket, add_form: AddInformationForm):
-    events = [event for event in ticket.events if event.is_public]
     return render_template(
         "reports/case.html",
         ticket=ticket,
-        events=events,
+        events=[event for event in ticket.events if event.is_public],
         add_form=add_form,
         can_add=can_add_information(ticket),
         can_withdraw=can_transition(ticket, Status.WITHDRAWN, utcnow()),
@@ -411,25 +434,25 @@ def render_case(ticket: Ticket, add_form: AddInformationForm):
 
 @bp.post("/case/<reference>/information", endpoint="add_information")
 @csrf.exempt
-@_limit("PORTAL_RATELIMIT_SUBMIT")
+@rate_limit("PORTAL_RATELIMIT_SUBMIT")
 def add_information_view(reference: str):
     ticket = load_tracked_ticket(reference)
     form = AddInformationForm()
     if not can_add_information(ticket):
-        abort(400)
+        flash(_("This report is closed, so information can no longer be added."), "error")
+        return redirect(url_for("reports.case", reference=ticket.reference), code=303)
     valid = form.validate()
     explain_csrf_failure(form)
+    files = uploaded_files(form.evidence)
+    if valid and not (form.text.data or "").strip() and not files:
+        form.text.errors.append(_("Enter some information or choose a file to add"))
+        valid = False
     if not valid:
         return render_case(ticket, form)
-    files = [upload for upload in request.files.getlist(form.evidence.name) if upload.filename]
-    if not (form.text.data or "").strip() and not files:
-        form.text.errors = [_("Enter some information or choose a file to add")]
-        return render_case(ticket, form)
-    stored, upload_errors = accept_uploads(files, current_app.config["PORTAL_MAX_FILES"])
-    if upload_errors:
-        for file in stored:
-            delete_stored_file(upload_dir(), file.storage_name)
-        form.evidence.errors = upload_errors
+    stored, rejected = store_uploads(files, MAX_FILES, upload_dir())
+    if rejected:
+        db.session.rollback()  # removes the files that were accepted alongside
+        form.evidence.errors = [rejection_message(rejection) for rejection in rejected]
         return render_case(ticket, form)
     add_information(ticket, text=(form.text.data or "").strip(), files=stored, now=utcnow())
     db.session.commit()
@@ -457,7 +480,7 @@ def withdraw_view(reference: str):
 
 @bp.route("/lost-link", methods=["GET", "POST"])
 @csrf.exempt
-@_limit("PORTAL_RATELIMIT_LOST_LINK")
+@limiter.limit(lambda: current_app.config["PORTAL_RATELIMIT_LOST_LINK"], methods=["POST"])
 def lost_link():
     form = LostLinkForm()
     if request.method == "POST" and form.validate():

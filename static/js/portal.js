@@ -8,9 +8,10 @@ document.addEventListener("DOMContentLoaded", function () {
     summary.focus();
   }
 
-  // Preselect the reporter's own time zone, unless they have already chosen one.
+  // Preselect the reporter's own time zone on a new form.
   var zoneSelect = document.getElementById("timezone");
-  if (zoneSelect && !zoneSelect.dataset.touched && !document.querySelector(".error-summary")) {
+  // A form shown again after an error keeps the zone the person sent.
+  if (zoneSelect && !document.querySelector(".error-summary")) {
     try {
       var detected = Intl.DateTimeFormat().resolvedOptions().timeZone;
       if (detected && zoneSelect.querySelector("option[value='" + detected.replace(/'/g, "") + "']")) {

@@ -75,7 +75,10 @@ def live_server(live_app):
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    # Tracking links are built on the configured base URL: the one the browser uses.
+    live_app.config["PORTAL_BASE_URL"] = base_url
+    yield base_url
     server.shutdown()
     thread.join(timeout=10)
     server.server_close()
