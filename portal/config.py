@@ -186,8 +186,8 @@ def configuration_problems(config) -> list[str]:
     problems = []
     targets = config["PORTAL_SLA_TARGETS"]
     for severity in SEVERITIES:
-        hours = targets.get(severity, {})
-        if not all(
+        hours = targets.get(severity)
+        if not isinstance(hours, dict) or not all(
             isinstance(hours.get(key), int | float) for key in ("first_response", "resolution")
         ):
             problems.append(
@@ -199,6 +199,9 @@ def configuration_problems(config) -> list[str]:
         problems.append(
             f"PORTAL_DEFAULT_TIMEZONE {config['PORTAL_DEFAULT_TIMEZONE']!r} is not a time zone"
         )
+    base_url = config["PORTAL_BASE_URL"]
+    if base_url and not base_url.startswith(("https://", "http://")):
+        problems.append(f"PORTAL_BASE_URL {base_url!r} must start with https:// (or http://)")
     if not config["PORTAL_CRISIS_RESOURCES"].get("default"):
         problems.append('PORTAL_CRISIS_RESOURCES needs a "default" list')
     return problems

@@ -225,7 +225,7 @@ class ReportForm(PortalForm):
 
 class AddInformationForm(PortalForm):
     text = TextAreaField(
-        _l("Add information"),
+        _l("What would you like to add?"),
         description=_l(
             "Anything that helps us, such as what happened next. Up to 10,000 characters."
         ),

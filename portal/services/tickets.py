@@ -89,11 +89,10 @@ def submit_report(
     confirmation with the tracking link is added to the outbox in the same transaction.
     A concurrent duplicate can still fail the unique key on commit: the caller retries once.
     """
-    token = tokens.tracking_token_for_form(secret_key, form_key)
     existing = find_ticket_by_form_key(form_key)
     if existing is not None:
-        still_valid = tokens.token_matches(token, existing.tracking_token_hash)
-        return SubmissionResult(existing, tracking_token=token if still_valid else None)
+        return resubmission_result(existing, form_key=form_key, secret_key=secret_key)
+    token = tokens.tracking_token_for_form(secret_key, form_key)
 
     ticket = Ticket(
         reference=_unused_reference(),
@@ -133,6 +132,13 @@ def submit_report(
         )
     db.session.flush()
     return SubmissionResult(ticket, tracking_token=token)
+
+
+def resubmission_result(ticket: Ticket, *, form_key: str, secret_key: str) -> SubmissionResult:
+    """What a form sent again gets: its ticket, and its link unless that has been replaced."""
+    token = tokens.tracking_token_for_form(secret_key, form_key)
+    still_valid = tokens.token_matches(token, ticket.tracking_token_hash)
+    return SubmissionResult(ticket, tracking_token=token if still_valid else None)
 
 
 def set_target_dates(ticket: Ticket, sla_targets: dict) -> None:

@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -58,6 +59,7 @@ from portal.services.tickets import (
     find_ticket_by_reference,
     find_ticket_by_token,
     reissue_tracking_link,
+    resubmission_result,
     submit_report,
     update_draft,
     withdraw,
@@ -74,13 +76,15 @@ PREFILL_PARAMETERS = ("kind", "model", "version", "output_id")
 def rate_limit(config_key: str):
     """Limit POSTs by the configured rate, counting only those that did something.
 
-    A form shown again with errors is not counted: a person correcting their answers must never
-    be stopped (and lose them) by the limit meant for floods of submissions.
+    A form shown again with errors is not counted (unless it stored files): a person correcting
+    their answers must never be stopped, and lose them, by the limit meant for floods.
     """
     return limiter.limit(
         lambda: current_app.config[config_key],
         methods=["POST"],
-        deduct_when=lambda response: response.status_code in (302, 303),
+        deduct_when=lambda response: (
+            response.status_code in (302, 303) or g.get("rate_limit_this_request", False)
+        ),
     )
 
 
@@ -149,6 +153,8 @@ def prefilled_model_choice(slug: str | None, version: str | None) -> tuple[str, 
     """The ``model_choice`` value named by a "Report this output" link, and whether it matched."""
     if not slug:
         return "", True
+    if "\x00" in slug + (version or ""):
+        return "", False  # never a registry value; PostgreSQL would refuse the query
     model = db.session.scalar(sa.select(AIModel).where(AIModel.slug == slug))
     if model is None:
         return "", False
@@ -270,20 +276,35 @@ def new():
     if form.csrf_token.errors:
         # Not trusted to come from this page: keep the answers on screen, store nothing.
         return render_report_form(form)
-    if find_ticket_by_form_key(form.form_key.data) is None:
-        rejected = update_draft(
-            form.form_key.data,
-            remove_ids=set(form.remove_evidence.data or []),
-            uploads=uploaded_files(form.evidence),
-            upload_dir=upload_dir(),
-            now=utcnow(),
+    already_sent = find_ticket_by_form_key(form.form_key.data)
+    if already_sent is not None:
+        # A double click, a retry, or Back and send again: answer as the first time did,
+        # whatever the answers say now.
+        result = resubmission_result(
+            already_sent,
+            form_key=form.form_key.data,
+            secret_key=current_app.config["SECRET_KEY"],
         )
-        if rejected or not valid:
-            form.evidence.errors = [*form.evidence.errors, *map(rejection_message, rejected)]
-            db.session.commit()  # the accepted files stay with the draft
-            return render_report_form(form)
-    # A form already sent (a double click, a retry) answers as the first time did.
-    result = submit_and_commit(form)
+        return confirm_submission(result)
+    files = uploaded_files(form.evidence)
+    rejected = update_draft(
+        form.form_key.data,
+        remove_ids=set(form.remove_evidence.data or []),
+        uploads=files,
+        upload_dir=upload_dir(),
+        now=utcnow(),
+    )
+    if rejected or not valid:
+        form.evidence.errors = [*form.evidence.errors, *map(rejection_message, rejected)]
+        db.session.commit()  # the accepted files stay with the draft
+        # Storing files costs disk: such a POST counts towards the limit like a submission.
+        g.rate_limit_this_request = bool(files)
+        return render_report_form(form)
+    return confirm_submission(submit_and_commit(form))
+
+
+def confirm_submission(result: SubmissionResult):
+    """Remember what the confirmation page shows, let this browser follow the case, go there."""
     session[CONFIRMATION_SESSION_KEY] = {
         "reference": result.ticket.reference,
         "token": result.tracking_token,
