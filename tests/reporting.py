@@ -2,7 +2,11 @@
 
 import io
 from html.parser import HTMLParser
+from pathlib import Path
 
+import sqlalchemy as sa
+
+from portal.extensions import db
 from portal.models import TicketKind
 
 HARM = TicketKind.HARM_REPORT.value
@@ -128,3 +132,13 @@ def send(client, page: str, answers: dict, files=(), headers=None):
     # follows redirects.
     response.request.input_stream.close()
     return response
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def files_on_disk(app) -> list[str]:
+    folder = Path(app.config["PORTAL_UPLOAD_DIR"])
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []

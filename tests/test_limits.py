@@ -6,7 +6,6 @@ import io
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from portal.models import Attachment, Ticket
 from portal.services.attachments import store_evidence
 from portal.services.errors import AttachmentRejected
 from tests.conftest import base_config, skip_or_fail
-from tests.reporting import complete_answers, open_form, read_page, send
+from tests.reporting import complete_answers, count, files_on_disk, open_form, read_page, send
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 FRENCH = {"Accept-Language": "fr"}
@@ -41,16 +40,6 @@ def limited(app_config):
 
 def page_text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def files_on_disk(app) -> list[str]:
-    folder = Path(app.config["PORTAL_UPLOAD_DIR"])
-    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
 
 
 # -- rate limits --------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +10,16 @@ from PIL import Image
 from portal.extensions import db
 from portal.models import Attachment, OutboxMessage, Severity, Ticket, TicketKind
 from tests.conftest import CSRF_PATTERN, hidden_value
-from tests.reporting import DISPUTE, HARM, complete_answers, open_form, read_page, send
+from tests.reporting import (
+    DISPUTE,
+    HARM,
+    complete_answers,
+    count,
+    files_on_disk,
+    open_form,
+    read_page,
+    send,
+)
 
 REFERENCE_PATTERN = re.compile(r'class="reference">(RP-[0-9A-Z]{4}-[0-9A-Z]{4})<')
 TRACKING_LINK_PATTERN = re.compile(
@@ -49,16 +57,6 @@ def png_bytes() -> bytes:
 
 
 # -- reading the database and the upload folder -------------------------------------------------
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def files_on_disk(app) -> list[str]:
-    folder = Path(app.config["PORTAL_UPLOAD_DIR"])
-    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
 
 
 def assert_nothing_stored(app) -> None:
