@@ -127,12 +127,17 @@ def register_i18n(app: Flask) -> None:
 
 
 def register_template_globals(app: Flask) -> None:
-    """Enums that templates compare against (never against string literals)."""
+    """Enums that templates compare against (never against string literals), and limits."""
     from portal.models import EventKind, Status, TicketKind
+    from portal.services.attachments import MAX_FILE_BYTES
     from portal.services.status import OPEN_STATES
 
     app.jinja_env.globals.update(
-        TicketKind=TicketKind, EventKind=EventKind, Status=Status, open_statuses=OPEN_STATES
+        TicketKind=TicketKind,
+        EventKind=EventKind,
+        Status=Status,
+        open_statuses=OPEN_STATES,
+        max_file_bytes=MAX_FILE_BYTES,
     )
 
 
