@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from babel.dates import format_date
+from flask import abort
 
 from portal.access import ACCESS_POLICY, Audience
+from portal.errors import ERROR_PAGES
 from portal.extensions import db, limiter
 from portal.models import Ticket
 from tests.reporting import complete_answers, open_form, send
@@ -126,6 +128,22 @@ def test_the_service_problem_page_is_in_the_visitors_language(app, monkeypatch):
     assert '<h1 class="heading-xl">Désolé, le service rencontre un problème</h1>' in page_text(
         response
     )
+
+
+@pytest.mark.parametrize(("code", "locale"), [(400, "fr"), (400, "ar"), (403, "fr"), (403, "ar")])
+def test_refused_requests_get_a_page_in_the_visitors_language(app, monkeypatch, code, locale):
+    app.add_url_rule("/refuse", "refuse", lambda: abort(code))
+    monkeypatch.setitem(ACCESS_POLICY, "refuse", Audience.ANYONE)
+    with app.test_request_context(headers={"Accept-Language": locale}):
+        title = str(ERROR_PAGES[code][0])
+
+    response = app.test_client().get("/refuse", headers={"Accept-Language": locale})
+    page = page_text(response)
+
+    assert response.status_code == code
+    assert f'<h1 class="heading-xl">{title}</h1>' in page
+    assert title != str(ERROR_PAGES[code][0])  # outside a request: the English original
+    assert f'<html lang="{locale}"' in page
 
 
 # -- a report in French -------------------------------------------------------------------------
