@@ -16,7 +16,7 @@ from portal.config import (
     default_config,
     normalise_database_url,
 )
-from portal.extensions import babel, csrf, db, limiter, migrate
+from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.services.attachments import register_file_lifecycle
 
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
@@ -82,6 +82,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = None  # the sign-in page explains itself
     with app.app_context():
         sa.event.listen(db.engine, "connect", _configure_sqlite)
     register_file_lifecycle(db.session)
@@ -150,10 +153,12 @@ def register_security_and_access(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.views import public, reports
+    from portal.views import auth, public, reports, staff
 
     app.register_blueprint(public.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(staff.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

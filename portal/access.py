@@ -7,6 +7,10 @@ without someone deciding who it is for.
 from enum import StrEnum
 
 from flask import Flask, abort, request
+from flask_login import current_user
+
+from portal.extensions import login_manager
+from portal.models.enums import Role
 
 
 class Audience(StrEnum):
@@ -14,9 +18,14 @@ class Audience(StrEnum):
     ANYONE = "anyone"
     # Whoever holds the ticket's tracking link (checked by ``reports.load_tracked_ticket``).
     TRACKING_LINK_HOLDER = "tracking_link_holder"
+    # Any signed-in member of staff, whatever their roles.
+    STAFF = "staff"
 
 
-ACCESS_POLICY: dict[str, Audience] = {
+# Staff who work on cases. Routes for staff name the roles that may call them.
+CASEWORK = frozenset({Role.AGENT, Role.OWNER, Role.ADMIN})
+
+ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "static": Audience.ANYONE,
     "public.home": Audience.ANYONE,
     "public.privacy": Audience.ANYONE,
@@ -30,13 +39,26 @@ ACCESS_POLICY: dict[str, Audience] = {
     "reports.case": Audience.TRACKING_LINK_HOLDER,
     "reports.add_information": Audience.TRACKING_LINK_HOLDER,
     "reports.withdraw": Audience.TRACKING_LINK_HOLDER,
+    "auth.sign_in": Audience.ANYONE,
+    "auth.sign_out": Audience.ANYONE,
+    "staff.home": CASEWORK,
 }
 
 
-def enforce_access_policy() -> None:
+def enforce_access_policy():
     # No endpoint means no route matched: let the 404/405 handlers answer.
-    if request.endpoint is not None and request.endpoint not in ACCESS_POLICY:
+    if request.endpoint is None:
+        return None
+    if request.endpoint not in ACCESS_POLICY:
         abort(403)
+    audience = ACCESS_POLICY[request.endpoint]
+    if audience in (Audience.ANYONE, Audience.TRACKING_LINK_HOLDER):
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()  # to the sign-in page, coming back afterwards
+    if audience is not Audience.STAFF and not current_user.has_any_role(audience):
+        abort(403)
+    return None
 
 
 def register_access_policy(app: Flask) -> None:

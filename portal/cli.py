@@ -1,4 +1,5 @@
-"""Command-line tools, grouped by noun: ``flask models``, ``flask outbox``, ``flask demo``."""
+"""Command-line tools, grouped by noun: ``flask models``, ``flask outbox``, ``flask demo``,
+``flask audit``, ``flask users``."""
 
 import secrets
 from datetime import date
@@ -7,16 +8,29 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from werkzeug.security import generate_password_hash
 
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AIModel, ModelVersion, StaffUser, Team, VersionStatus
+from portal.models.enums import Role
+from portal.services import audit
+from portal.services.accounts import (
+    AccountError,
+    create_user,
+    disable,
+    find_user,
+    hasher_from_config,
+    normalise_email,
+    set_password,
+    set_roles,
+)
 from portal.services.outbox import SmtpSettings, deliver_due
 
 models_cli = AppGroup("models", help="Manage the registry of AI models and versions.")
 outbox_cli = AppGroup("outbox", help="Deliver the e-mail waiting in the outbox.")
 demo_cli = AppGroup("demo", help="Demonstration data for a new installation.")
+audit_cli = AppGroup("audit", help="Check the tamper-evident audit log.")
+users_cli = AppGroup("users", help="Manage staff accounts.")
 
 
 @models_cli.command("add", help="Add a model, or add versions to an existing one.")
@@ -123,13 +137,13 @@ def load_demo():
                 ],
             )
         )
-    password = secrets.token_urlsafe(12)
-    db.session.add(
-        StaffUser(
-            email=DEMO_STAFF_EMAIL,
-            display_name="Demo administrator",
-            password_hash=generate_password_hash(password),
-        )
+    password = _generated_password()
+    create_user(
+        DEMO_STAFF_EMAIL,
+        "Demo administrator",
+        password,
+        [Role.ADMIN, Role.AGENT],
+        hasher=hasher_from_config(current_app.config),
     )
     db.session.commit()
     click.echo(f"Demo data loaded: {len(DEMO_TEAMS)} teams, {len(DEMO_MODELS)} models.")
@@ -137,6 +151,119 @@ def load_demo():
     click.echo("This password is shown once; it is stored only as a hash.")
 
 
+@audit_cli.command("verify", help="Check the audit log's hash chain; name the first bad entry.")
+@click.option(
+    "--checkpoint",
+    help="A checkpoint from `flask audit checkpoint`, to catch a log cut short after it.",
+)
+def verify_audit_log(checkpoint):
+    result = _verify_audit_log(checkpoint)
+    click.echo(f"audit log OK: {result.entries} entries")
+
+
+@audit_cli.command("checkpoint", help="Verify the audit log, then print a signed checkpoint.")
+def checkpoint_audit_log():
+    _verify_audit_log(None)
+    click.echo(audit.checkpoint(secret_key=current_app.config["SECRET_KEY"]))
+
+
+def _verify_audit_log(checkpoint: str | None) -> audit.VerifyResult:
+    """The verified result, or exit 1 naming the first bad sequence number."""
+    try:
+        result = audit.verify(secret_key=current_app.config["SECRET_KEY"], checkpoint=checkpoint)
+    except audit.InvalidCheckpoint as error:
+        raise click.BadParameter(str(error), param_hint="--checkpoint") from error
+    if not result.ok:
+        click.echo(
+            f"audit log BROKEN at sequence number {result.first_bad_seq}: {result.reason}",
+            err=True,
+        )
+        raise SystemExit(1)
+    return result
+
+
+ROLE_OPTION = click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice([role.value for role in Role]),
+    help="A role to hold (repeat for several).",
+)
+
+
+def _generated_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def _account(email: str) -> StaffUser:
+    user = find_user(email)
+    if user is None:
+        raise click.BadParameter(f"no account for {email!r}", param_hint="EMAIL")
+    return user
+
+
+def _print_password_once(password: str) -> None:
+    click.echo(f"password: {password}")
+    click.echo("This password is shown once; it is stored only as a hash.")
+
+
+@users_cli.command("create", help="Create a staff account with a generated password.")
+@click.argument("email")
+@click.option("--name", required=True, help="The name colleagues know them by.")
+@ROLE_OPTION
+def create_account(email, name, roles):
+    password = _generated_password()
+    try:
+        user = create_user(
+            email,
+            name,
+            password,
+            [Role(r) for r in roles],
+            hasher=hasher_from_config(current_app.config),
+        )
+    except AccountError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"created {user.email} ({', '.join(sorted(roles)) or 'no roles'})")
+    _print_password_once(password)
+
+
+@users_cli.command("disable", help="Disable an account and end its sessions.")
+@click.argument("email")
+def disable_account(email):
+    disable(_account(email))
+    db.session.commit()
+    click.echo(f"disabled {normalise_email(email)}; its sessions have ended")
+
+
+@users_cli.command("reset-password", help="Give an account a new generated password.")
+@click.argument("email")
+def reset_password(email):
+    password = _generated_password()
+    set_password(_account(email), password, hasher=hasher_from_config(current_app.config))
+    db.session.commit()
+    click.echo(f"new password for {normalise_email(email)}; its sessions have ended")
+    _print_password_once(password)
+
+
+@users_cli.command("set-roles", help="Replace an account's roles (none given: no roles).")
+@click.argument("email")
+@ROLE_OPTION
+def set_account_roles(email, roles):
+    user = _account(email)
+    set_roles(user, [Role(r) for r in roles])
+    db.session.commit()
+    click.echo(f"{user.email}: {', '.join(sorted(roles)) or 'no roles'}")
+
+
+@users_cli.command("list", help="List staff accounts, their roles and whether they are active.")
+def list_accounts():
+    for user in db.session.scalars(sa.select(StaffUser).order_by(StaffUser.email)):
+        state = "active" if user.is_active else "disabled"
+        roles = ", ".join(sorted(role.value for role in user.roles)) or "no roles"
+        click.echo(f"{user.email}\t{user.display_name}\t{state}\t{roles}")
+
+
 def register_commands(app: Flask) -> None:
-    for group in (models_cli, outbox_cli, demo_cli):
+    for group in (models_cli, outbox_cli, demo_cli, audit_cli, users_cli):
         app.cli.add_command(group)

@@ -47,6 +47,13 @@ class DefaultConfig:
     # Where people reach the portal, e.g. "https://redress.example.org". Links in e-mails are
     # built on it, never on the request's Host header (which a client chooses).
     PORTAL_BASE_URL = None
+    # Argon2id cost for staff passwords (argon2-cffi's defaults, RFC 9106's low-memory choice).
+    PORTAL_ARGON2_TIME_COST = 3
+    PORTAL_ARGON2_MEMORY_COST = 65536  # KiB
+    PORTAL_ARGON2_PARALLELISM = 4
+    PORTAL_RATELIMIT_SIGN_IN_ADDRESS = "20 per hour;10 per minute"
+    PORTAL_RATELIMIT_SIGN_IN_ACCOUNT = "10 per hour;5 per minute"
+
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
     PORTAL_PROXY_HOPS = 0
 

@@ -7,6 +7,7 @@ once per worker, and emptied after each test.
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -17,6 +18,8 @@ from flask_migrate import upgrade
 from portal import create_app
 from portal.config import normalise_database_url
 from portal.extensions import db
+from portal.models import AuditHead
+from portal.models.audit import GENESIS_HASH, HEAD_ID
 from tests.factories import make_registry
 
 # Set by .ci/run: in CI a missing service or browser is a failure, never a skip.
@@ -53,6 +56,10 @@ def base_config(database_url: str, tmp_path: Path) -> dict:
         "PORTAL_DEFAULT_TIMEZONE": "Europe/London",
         "SERVER_NAME": "redress.test",
         "PORTAL_BASE_URL": "http://redress.test",
+        # Argon2 at production cost takes about half a second a hash on this machine.
+        "PORTAL_ARGON2_TIME_COST": 1,
+        "PORTAL_ARGON2_MEMORY_COST": 8,
+        "PORTAL_ARGON2_PARALLELISM": 1,
     }
 
 
@@ -75,15 +82,48 @@ def is_postgres(database_url) -> bool:
     return database_url.startswith("postgresql")
 
 
-def empty_all_tables() -> None:
-    tables = list(reversed(db.metadata.sorted_tables))
+@contextmanager
+def audit_log_unprotected():
+    """Test-only: a transaction in which the audit log's append-only triggers are lifted.
+
+    Yields the connection. The triggers come back before the commit, in the same transaction, so
+    a failure inside rolls everything back, triggers included. On PostgreSQL they are disabled
+    and enabled again; on SQLite (which cannot disable a trigger) they are dropped and recreated
+    from the very SQL that created them, read back from ``sqlite_master``.
+    """
     with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
+            yield connection
+            connection.execute(sa.text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
+            return
+        # pysqlite would run the DDL outside any transaction unless one is begun explicitly.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        triggers = connection.execute(
+            sa.text(
+                "SELECT name, sql FROM sqlite_master"
+                " WHERE type = 'trigger' AND tbl_name = 'audit_entries'"
+            )
+        ).all()
+        assert triggers, "the migrations made no triggers on audit_entries"
+        for name, _sql in triggers:
+            connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        yield connection
+        for _name, sql in triggers:
+            connection.exec_driver_sql(sql)
+
+
+def empty_all_tables() -> None:
+    """Delete every row, the audit log's included, and put the audit chain back at its start."""
+    tables = list(reversed(db.metadata.sorted_tables))
+    with audit_log_unprotected() as connection:
         if connection.dialect.name == "postgresql":
             names = ", ".join(f'"{table.name}"' for table in tables)
             connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
                 connection.execute(table.delete())
+        connection.execute(sa.insert(AuditHead).values(id=HEAD_ID, seq=0, entry_hash=GENESIS_HASH))
 
 
 @pytest.fixture

@@ -75,3 +75,45 @@ def test_demo_load_fills_an_empty_database_once_and_prints_the_password_once(app
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AIModel)) == 3
         staff = db.session.scalar(sa.select(StaffUser))
         assert password not in staff.password_hash
+
+
+def test_staff_accounts_are_managed_from_the_command_line(app):
+    runner = app.test_cli_runner()
+
+    created = runner.invoke(
+        args=["users", "create", "Ada@Example.org", "--name", "Ada", "--role", "agent"]
+    )
+    password = created.output.split("password:")[1].split()[0]
+    duplicate = runner.invoke(args=["users", "create", "ada@example.org", "--name", "Again"])
+    roles = runner.invoke(
+        args=["users", "set-roles", "ada@example.org", "--role", "owner", "--role", "auditor"]
+    )
+    reset = runner.invoke(args=["users", "reset-password", "ada@example.org"])
+    new_password = reset.output.split("password:")[1].split()[0]
+    disabled = runner.invoke(args=["users", "disable", "ada@example.org"])
+    listed = runner.invoke(args=["users", "list"])
+    unknown = runner.invoke(args=["users", "disable", "nobody@example.org"])
+
+    assert created.exit_code == 0, created.output
+    assert duplicate.exit_code != 0
+    assert "already an account" in duplicate.output
+    assert roles.output.strip() == "ada@example.org: auditor, owner"
+    assert new_password != password
+    assert disabled.exit_code == 0
+    assert "ada@example.org\tAda\tdisabled\tauditor, owner" in listed.output
+    assert unknown.exit_code != 0
+    assert "no account" in unknown.output
+    with app.app_context():
+        staff = db.session.scalar(sa.select(StaffUser))
+        assert password not in staff.password_hash
+        assert new_password not in staff.password_hash
+
+
+def test_the_demo_account_can_work_on_cases(app):
+    runner = app.test_cli_runner()
+
+    runner.invoke(args=["demo", "load"])
+
+    with app.app_context():
+        staff = db.session.scalar(sa.select(StaffUser))
+        assert {role.value for role in staff.roles} == {"admin", "agent"}

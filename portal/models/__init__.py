@@ -1,5 +1,6 @@
 """The data model. Import models from here."""
 
+from portal.models.audit import AuditEntry, AuditHead
 from portal.models.enums import (
     Actor,
     Category,
@@ -18,6 +19,8 @@ __all__ = [
     "AIModel",
     "Actor",
     "Attachment",
+    "AuditEntry",
+    "AuditHead",
     "Category",
     "EventKind",
     "ModelVersion",

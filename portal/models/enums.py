@@ -78,6 +78,14 @@ class EventKind(LabelledEnum):
     SAFETY_FLAGGED = "safety_flagged", _l("Marked critical: someone may be in danger")
 
 
+class Role(LabelledEnum):
+    AGENT = "agent", _l("Agent")
+    OWNER = "owner", _l("Team owner")
+    ADMIN = "admin", _l("Administrator")
+    ANALYST = "analyst", _l("Analyst")
+    AUDITOR = "auditor", _l("Auditor")
+
+
 class VersionStatus(LabelledEnum):
     ACTIVE = "active", _l("Active")
     DEPRECATED = "deprecated", _l("Deprecated")

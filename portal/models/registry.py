@@ -1,13 +1,15 @@
 """Teams, staff and the registry of AI models and their versions."""
 
+import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models.enums import VersionStatus
+from portal.models.enums import Role, VersionStatus
 from portal.models.types import UTCDateTime, enum_column_type
 
 
@@ -20,8 +22,8 @@ class Team(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
 
 
-class StaffUser(db.Model):
-    """A member of staff. Sign-in and roles arrive with the staff workspace."""
+class StaffUser(UserMixin, db.Model):
+    """A member of staff, who signs in with an e-mail address and a password."""
 
     __tablename__ = "staff_users"
 
@@ -30,7 +32,37 @@ class StaffUser(db.Model):
     display_name: Mapped[str] = mapped_column(sa.String(200))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Part of the session's user id: changing it (sign-out, disabling, a new password) ends
+    # every session, including cookies copied before.
+    session_nonce: Mapped[str] = mapped_column(sa.String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    role_grants: Mapped[list["StaffRole"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="StaffRole.role"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(grant.role for grant in self.role_grants)
+
+    def has_any_role(self, roles) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+
+class StaffRole(db.Model):
+    """One role held by one member of staff; a person may hold several."""
+
+    __tablename__ = "staff_roles"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"), primary_key=True)
+    role: Mapped[Role] = mapped_column(
+        enum_column_type(Role, "ck_staff_roles_role"), primary_key=True
+    )
+
+    user: Mapped[StaffUser] = relationship(back_populates="role_grants")
 
 
 class AIModel(db.Model):

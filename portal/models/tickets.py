@@ -79,7 +79,7 @@ class Ticket(db.Model):
     # SHA-256 of the form's one-time key: a retried submission finds the ticket it made.
     submission_key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

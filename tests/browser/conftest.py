@@ -17,6 +17,8 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
+from portal.models.enums import Role
+from portal.services.accounts import create_user, hasher_from_config
 from tests.conftest import base_config, empty_all_tables, skip_or_fail
 from tests.factories import make_registry
 
@@ -36,6 +38,9 @@ SCREENSHOT_DIR = REPOSITORY_ROOT / "test-output" / "screenshots"
 
 LOCALES = ("en", "fr", "ar")
 SCREENSHOT_LOCALES = ("en", "ar")
+
+STAFF_EMAIL = "agent@example.org"
+STAFF_PASSWORD = "correct horse battery staple"
 
 REFERENCE_PATTERN = re.compile(r"^RP-[2-9A-Z]{4}-[2-9A-Z]{4}$")
 
@@ -86,10 +91,18 @@ def live_server(live_app):
 
 @pytest.fixture
 def demo_registry(live_app):
-    """The demo models, for the duration of one test; every table is emptied afterwards."""
+    """The demo models and an agent's account, for the duration of one test; every table is
+    emptied afterwards."""
     with live_app.app_context():
         empty_all_tables()
         make_registry()
+        create_user(
+            STAFF_EMAIL,
+            "Ada Agent",
+            STAFF_PASSWORD,
+            [Role.AGENT],
+            hasher=hasher_from_config(live_app.config),
+        )
         db.session.commit()
         db.session.remove()
     yield
@@ -230,9 +243,20 @@ def tour_lost_link(page: Page) -> Iterator[str]:
     yield "lost-link-sent"
 
 
-# Every page a reporter can meet, in five walks through the site. Each walk starts in a fresh
-# browser context and yields the name of each page once the browser shows it; the walks share
-# their steps (one report filed serves the five pages that need one) to keep the suite quick.
+def tour_staff(page: Page) -> Iterator[str]:
+    page.goto("/staff/")  # signed out: the sign-in page
+    yield "sign-in"
+    submit_form(page)
+    yield "sign-in-error"
+    page.fill("#email", STAFF_EMAIL)
+    page.fill("#password", STAFF_PASSWORD)
+    submit_form(page)
+    yield "staff-home"
+
+
+# Every page a reporter or a member of staff can meet, in walks through the site. Each walk
+# starts in a fresh browser context and yields the name of each page once the browser shows it;
+# the walks share their steps (one report filed serves the five pages that need one).
 # A name containing "error" is a page that must show the error summary.
 TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
     "site-pages": tour_site_pages,
@@ -240,4 +264,5 @@ TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
     "harm-report": tour_harm_report,
     "output-dispute": tour_output_dispute,
     "lost-link": tour_lost_link,
+    "staff": tour_staff,
 }

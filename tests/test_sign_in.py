@@ -1,0 +1,194 @@
+"""Staff sign in, see the workspace, and sign out; sessions end when they should."""
+
+import re
+
+import pytest
+
+from portal.extensions import db, limiter
+from portal.models.enums import Role
+from portal.models.registry import StaffUser
+from portal.services.accounts import create_user, disable, hasher_from_config
+from tests.conftest import CSRF_PATTERN, hidden_value
+from tests.factories import make_ticket
+
+PASSWORD = "correct horse battery staple"
+REFUSED = "The e-mail address or password is not right"
+
+
+def make_staff(app, email="agent@example.org", roles=(Role.AGENT,)) -> int:
+    with app.app_context():
+        user = create_user(
+            email, "Ada Agent", PASSWORD, roles, hasher=hasher_from_config(app.config)
+        )
+        db.session.commit()
+        return user.id
+
+
+def sign_in(client, email="agent@example.org", password=PASSWORD, next_page=None, address=None):
+    """Fill in and send the sign-in form, from ``address`` when given."""
+    query = {"next": next_page} if next_page else {}
+    environ = {"REMOTE_ADDR": address} if address else {}
+    page = client.get("/auth/sign-in", query_string=query, environ_base=environ)
+    return client.post(
+        "/auth/sign-in",
+        query_string=query,
+        data={
+            "csrf_token": hidden_value(page.get_data(as_text=True), CSRF_PATTERN),
+            "email": email,
+            "password": password,
+        },
+        environ_base=environ,
+    )
+
+
+def sign_out(client):
+    page = client.get("/staff/").get_data(as_text=True)
+    return client.post("/auth/sign-out", data={"csrf_token": hidden_value(page, CSRF_PATTERN)})
+
+
+def without_tokens(page: str) -> str:
+    return CSRF_PATTERN.sub("", page)
+
+
+def test_the_workspace_asks_for_sign_in_and_returns_there_afterwards(app, client):
+    make_staff(app)
+
+    anonymous = client.get("/staff/")
+    signed_in = sign_in(client, next_page="/staff/")
+
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith("/auth/sign-in?next=%2Fstaff%2F")
+    assert signed_in.status_code == 303
+    assert signed_in.headers["Location"] == "/staff/"
+
+
+def test_a_signed_in_agent_sees_the_newest_reports(app, client):
+    make_staff(app)
+    with app.app_context():
+        ticket, _ = make_ticket(app)
+        db.session.commit()
+        reference = ticket.reference
+
+    sign_in(client)
+    page = client.get("/staff/").get_data(as_text=True)
+
+    assert "Newest reports" in page
+    assert reference in page
+    assert "Signed in as Ada Agent" in page
+
+
+@pytest.mark.parametrize("case", ["unknown address", "wrong password", "disabled account"])
+def test_every_refused_sign_in_looks_the_same(app, client, case):
+    user_id = make_staff(app)
+    if case == "disabled account":
+        with app.app_context():
+            disable(db.session.get(StaffUser, user_id))
+            db.session.commit()
+    reference = sign_in(app.test_client(), password="not the password at all")
+    email = "nobody@example.org" if case == "unknown address" else "agent@example.org"
+    password = "not the password at all" if case == "wrong password" else PASSWORD
+
+    response = sign_in(client, email=email, password=password)
+
+    assert response.status_code == 200
+    assert REFUSED in response.get_data(as_text=True)
+    assert without_tokens(response.get_data(as_text=True)) == without_tokens(
+        reference.get_data(as_text=True)
+    ).replace('value="agent@example.org"', f'value="{email}"')
+    assert client.get("/staff/").status_code == 302
+
+
+def test_staff_without_casework_roles_cannot_open_the_workspace(app, client):
+    make_staff(app, email="analyst@example.org", roles=(Role.ANALYST,))
+
+    sign_in(client, email="analyst@example.org")
+
+    assert client.get("/staff/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:x"]
+)
+def test_after_sign_in_next_never_leaves_the_site(app, client, target):
+    make_staff(app)
+
+    response = sign_in(client, next_page=target)
+
+    assert response.headers["Location"] == "/staff/"
+
+
+def test_a_cookie_copied_before_sign_out_does_not_work_after_it(app, client):
+    make_staff(app)
+    sign_in(client)
+    copied = client.get_cookie("session", domain="redress.test").value
+
+    sign_out(client)
+    thief = app.test_client()
+    thief.set_cookie("session", copied, domain="redress.test")
+
+    assert thief.get("/staff/").status_code == 302
+    assert client.get("/staff/").status_code == 302
+
+
+def test_signing_out_on_one_device_signs_out_the_others(app):
+    make_staff(app)
+    laptop, phone = app.test_client(), app.test_client()
+    sign_in(laptop)
+    sign_in(phone)
+
+    sign_out(laptop)
+
+    assert phone.get("/staff/").status_code == 302
+
+
+def test_sign_out_needs_the_pages_token(app, client):
+    make_staff(app)
+    sign_in(client)
+
+    forged = client.post("/auth/sign-out", headers={"Accept-Language": "fr"})
+
+    assert forged.status_code == 400
+    assert '<html lang="fr"' in forged.get_data(as_text=True)
+    assert client.get("/staff/").status_code == 200
+
+
+@pytest.fixture
+def throttled(app_config):
+    app_config.update(
+        RATELIMIT_ENABLED=True,
+        PORTAL_RATELIMIT_SIGN_IN_ACCOUNT="3 per minute",
+        PORTAL_RATELIMIT_SIGN_IN_ADDRESS="100 per minute",
+    )
+    yield
+    limiter.reset()
+
+
+def test_guessing_one_accounts_password_is_throttled_from_any_address(throttled, app):
+    make_staff(app)
+
+    codes = [
+        sign_in(
+            app.test_client(), password=f"guess number {n:04d}", address=f"198.51.100.{n}"
+        ).status_code
+        for n in range(1, 5)
+    ]
+    # Even the right password is refused once the account is throttled.
+    after = sign_in(app.test_client(), address="198.51.100.99").status_code
+
+    assert codes == [200, 200, 200, 429]
+    assert after == 429
+
+
+def test_a_successful_sign_in_is_not_counted_by_the_throttle(throttled, app):
+    make_staff(app)
+
+    codes = [sign_in(app.test_client()).status_code for _ in range(5)]
+
+    assert codes == [303] * 5
+
+
+def test_the_sign_in_page_has_no_field_errors_before_anything_is_sent(client):
+    page = client.get("/auth/sign-in").get_data(as_text=True)
+
+    assert not re.search(r"<title>\s*Error:", page)
+    assert 'autocomplete="current-password"' in page
