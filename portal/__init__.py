@@ -18,6 +18,7 @@ from portal.config import (
 )
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.services.attachments import register_file_lifecycle
+from portal.services.ticket_audit import register_ticket_auditing
 
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
@@ -88,6 +89,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         sa.event.listen(db.engine, "connect", _configure_sqlite)
     register_file_lifecycle(db.session)
+    register_ticket_auditing(db.session)
     if app.config["PORTAL_PROXY_HOPS"]:
         hops = app.config["PORTAL_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AIModel, ModelVersion, StaffUser, Team, VersionStatus
-from portal.models.enums import Role
+from portal.models.enums import Actor, Role
 from portal.services import audit
 from portal.services.accounts import (
     AccountError,
@@ -202,6 +202,21 @@ def _account(email: str) -> StaffUser:
     return user
 
 
+def _audit_account_change(action: str, user: StaffUser, **payload) -> None:
+    """Account changes made at the console are the system's doing, recorded like any other."""
+    db.session.flush()  # a new account needs its id
+    audit.append(
+        actor_type=Actor.SYSTEM,
+        actor_id="cli",
+        action=action,
+        object_type="staff_account",
+        object_id=str(user.id),
+        payload=payload,
+        now=utcnow(),
+        secret_key=current_app.config["SECRET_KEY"],
+    )
+
+
 def _print_password_once(password: str) -> None:
     click.echo(f"password: {password}")
     click.echo("This password is shown once; it is stored only as a hash.")
@@ -223,6 +238,7 @@ def create_account(email, name, roles):
         )
     except AccountError as error:
         raise click.ClickException(str(error)) from error
+    _audit_account_change("staff.account_created", user, roles=sorted(roles))
     db.session.commit()
     click.echo(f"created {user.email} ({', '.join(sorted(roles)) or 'no roles'})")
     _print_password_once(password)
@@ -231,7 +247,9 @@ def create_account(email, name, roles):
 @users_cli.command("disable", help="Disable an account and end its sessions.")
 @click.argument("email")
 def disable_account(email):
-    disable(_account(email))
+    user = _account(email)
+    disable(user)
+    _audit_account_change("staff.account_disabled", user)
     db.session.commit()
     click.echo(f"disabled {normalise_email(email)}; its sessions have ended")
 
@@ -240,7 +258,9 @@ def disable_account(email):
 @click.argument("email")
 def reset_password(email):
     password = _generated_password()
-    set_password(_account(email), password, hasher=hasher_from_config(current_app.config))
+    user = _account(email)
+    set_password(user, password, hasher=hasher_from_config(current_app.config))
+    _audit_account_change("staff.password_reset", user)
     db.session.commit()
     click.echo(f"new password for {normalise_email(email)}; its sessions have ended")
     _print_password_once(password)
@@ -252,6 +272,7 @@ def reset_password(email):
 def set_account_roles(email, roles):
     user = _account(email)
     set_roles(user, [Role(r) for r in roles])
+    _audit_account_change("staff.roles_set", user, roles=sorted(roles))
     db.session.commit()
     click.echo(f"{user.email}: {', '.join(sorted(roles)) or 'no roles'}")
 

@@ -7,6 +7,7 @@ parameters is upgraded on the next successful sign-in.
 
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 from functools import cache
 
 import sqlalchemy as sa
@@ -14,8 +15,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from portal.extensions import db
-from portal.models.enums import Role
+from portal.models.enums import Actor, Role
 from portal.models.registry import StaffRole, StaffUser
+from portal.services import audit
 from portal.services.errors import DomainError
 
 MIN_PASSWORD_LENGTH = 12
@@ -127,3 +129,30 @@ def load_session_user(session_user_id: str) -> StaffUser | None:
     if user is None or not user.is_active:
         return None
     return user if secrets.compare_digest(user.session_nonce, nonce) else None
+
+
+def record_staff_action(
+    action: str,
+    *,
+    user: StaffUser | None,
+    now: datetime,
+    secret_key: str,
+    email: str | None = None,
+    **payload,
+) -> None:
+    """Append a staff action (sign-in, sign-out, account changes) to the audit log.
+
+    The actor is the account's id; a sign-in attempt for no known account is recorded under a
+    pseudonym of the address typed, never the address itself. The caller commits.
+    """
+    actor_id = f"staff:{user.id}" if user else audit.pseudonym("email", email or "", secret_key)
+    audit.append(
+        actor_type=Actor.STAFF,
+        actor_id=actor_id,
+        action=action,
+        object_type="staff_account",
+        object_id=str(user.id) if user else None,
+        payload=payload,
+        now=now,
+        secret_key=secret_key,
+    )

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from portal.clock import utcnow
 from portal.extensions import db, limiter, login_manager
 from portal.forms.auth import SignInForm
 from portal.security import is_safe_redirect_target
@@ -13,6 +14,7 @@ from portal.services.accounts import (
     hasher_from_config,
     load_session_user,
     normalise_email,
+    record_staff_action,
 )
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -48,8 +50,15 @@ def sign_in():
     if request.method == "POST" and form.validate():
         hasher = hasher_from_config(current_app.config)
         user = authenticate(form.email.data, form.password.data, hasher=hasher)
+        record_staff_action(
+            "staff.signed_in" if user else "staff.sign_in_refused",
+            user=user,
+            email=form.email.data,
+            now=utcnow(),
+            secret_key=current_app.config["SECRET_KEY"],
+        )
+        db.session.commit()  # the audit entry, and a rehashed password if its cost was old
         if user is not None:
-            db.session.commit()  # a rehashed password, if its parameters were old
             session.clear()  # nothing from before the sign-in carries over
             login_user(user)
             target = request.args.get("next")
@@ -66,6 +75,12 @@ def sign_out():
     """End this account's sessions everywhere, then this browser's."""
     if current_user.is_authenticated:
         end_sessions(current_user)
+        record_staff_action(
+            "staff.signed_out",
+            user=current_user,
+            now=utcnow(),
+            secret_key=current_app.config["SECRET_KEY"],
+        )
         db.session.commit()
     logout_user()
     session.clear()

@@ -1,0 +1,65 @@
+"""Every ticket event goes into the audit log, whoever wrote it.
+
+Rather than each service remembering to call ``audit.append``, the session notes the ticket
+events each flush inserts and appends one audit entry per event just before the transaction
+commits: the audit head's lock is then taken last and held only for the commit itself. The
+entry holds what happened and to which ticket, and a hash of any text, never the text (which may
+name people): an edit of the text is still detectable against the log.
+"""
+
+import hashlib
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.models import TicketEvent
+from portal.services import audit
+
+_PENDING = "ticket_events_to_audit"
+
+
+def _note_new_events(session, _flush_context) -> None:
+    # In after_flush, session.new still lists what this flush inserted.
+    new_events = [obj for obj in session.new if isinstance(obj, TicketEvent)]
+    if new_events:
+        session.info.setdefault(_PENDING, []).extend(new_events)
+
+
+def _audit_noted_events(session) -> None:
+    # before_commit runs before the commit's own flush: flush now, so that every event of this
+    # transaction has been noted (and has its id) before the log is written.
+    session.flush()
+    events = sorted(session.info.pop(_PENDING, []), key=lambda event: event.id)
+    for event in events:
+        audit.append(
+            actor_type=event.actor,
+            actor_id=None,
+            action=f"ticket.{event.kind.value}",
+            object_type="ticket",
+            object_id=event.ticket.reference,
+            payload=event_payload(event),
+            now=event.created_at,
+            secret_key=current_app.config["SECRET_KEY"],
+        )
+
+
+def _forget_noted_events(session, _previous_transaction=None) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def event_payload(event: TicketEvent) -> dict:
+    return {
+        "event_id": event.id,
+        "public": event.is_public,
+        "from_status": event.from_status.value if event.from_status else None,
+        "to_status": event.to_status.value if event.to_status else None,
+        "body_sha256": hashlib.sha256(event.body.encode()).hexdigest() if event.body else None,
+    }
+
+
+def register_ticket_auditing(scoped_session) -> None:
+    if sa.event.contains(scoped_session, "after_flush", _note_new_events):
+        return  # one set of listeners for the whole process
+    sa.event.listen(scoped_session, "after_flush", _note_new_events)
+    sa.event.listen(scoped_session, "before_commit", _audit_noted_events)
+    sa.event.listen(scoped_session, "after_soft_rollback", _forget_noted_events)
