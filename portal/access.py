@@ -24,6 +24,7 @@ class Audience(StrEnum):
 
 # Staff who work on cases. Routes for staff name the roles that may call them.
 CASEWORK = frozenset({Role.AGENT, Role.OWNER, Role.ADMIN})
+AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMIN})
 
 ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "static": Audience.ANYONE,
@@ -41,7 +42,12 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "reports.withdraw": Audience.TRACKING_LINK_HOLDER,
     "auth.sign_in": Audience.ANYONE,
     "auth.sign_out": Audience.ANYONE,
+    # The code steps of a sign-in: the view checks the session's pending sign-in.
+    "auth.enter_code": Audience.ANYONE,
+    "auth.set_up_two_step": Audience.ANYONE,
+    "auth.two_step_verification": Audience.STAFF,
     "staff.home": CASEWORK,
+    "staff.audit_log": AUDIT_READERS,
 }
 
 

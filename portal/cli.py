@@ -11,9 +11,17 @@ from flask.cli import AppGroup
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import AIModel, ModelVersion, StaffUser, Team, VersionStatus
+from portal.models import (
+    AIModel,
+    Category,
+    ModelVersion,
+    RoutingRule,
+    StaffUser,
+    Team,
+    VersionStatus,
+)
 from portal.models.enums import Actor, Role
-from portal.services import audit
+from portal.services import audit, totp
 from portal.services.accounts import (
     AccountError,
     create_user,
@@ -114,6 +122,12 @@ DEMO_MODELS = [
         [("5.1", date(2026, 10, 2)), ("5.0", date(2026, 4, 20))],
     ),
 ]
+# Tried in order; the last, with no condition, catches everything else.
+DEMO_ROUTING_RULES = [
+    ("Safety first", "trust-safety", {"category": Category.SELF_HARM}),
+    ("Aurora Chat", "trust-safety", {"model": "aurora-chat"}),
+    ("Everything else", "model-quality", {}),
+]
 DEMO_STAFF_EMAIL = "admin@redress.example"
 
 
@@ -124,19 +138,23 @@ def load_demo():
         return
     teams = {slug: Team(slug=slug, name=name, timezone=zone) for slug, name, zone in DEMO_TEAMS}
     db.session.add_all(teams.values())
-    for slug, name, provider, team, versions in DEMO_MODELS:
-        db.session.add(
-            AIModel(
-                slug=slug,
-                display_name=name,
-                provider=provider,
-                owning_team=teams[team],
-                versions=[
-                    ModelVersion(version=v, released_on=d, status=VersionStatus.ACTIVE)
-                    for v, d in versions
-                ],
-            )
+    models = {
+        slug: AIModel(
+            slug=slug,
+            display_name=name,
+            provider=provider,
+            owning_team=teams[team],
+            versions=[
+                ModelVersion(version=v, released_on=d, status=VersionStatus.ACTIVE)
+                for v, d in versions
+            ],
         )
+        for slug, name, provider, team, versions in DEMO_MODELS
+    }
+    db.session.add_all(models.values())
+    for position, (name, team, condition) in enumerate(DEMO_ROUTING_RULES, start=1):
+        conditions = {"model": models[condition["model"]]} if "model" in condition else condition
+        db.session.add(RoutingRule(position=position, name=name, team=teams[team], **conditions))
     password = _generated_password()
     create_user(
         DEMO_STAFF_EMAIL,
@@ -146,7 +164,10 @@ def load_demo():
         hasher=hasher_from_config(current_app.config),
     )
     db.session.commit()
-    click.echo(f"Demo data loaded: {len(DEMO_TEAMS)} teams, {len(DEMO_MODELS)} models.")
+    click.echo(
+        f"Demo data loaded: {len(DEMO_TEAMS)} teams, {len(DEMO_MODELS)} models, "
+        f"{len(DEMO_ROUTING_RULES)} routing rules."
+    )
     click.echo(f"Staff account: {DEMO_STAFF_EMAIL}  password: {password}")
     click.echo("This password is shown once; it is stored only as a hash.")
 
@@ -264,6 +285,16 @@ def reset_password(email):
     db.session.commit()
     click.echo(f"new password for {normalise_email(email)}; its sessions have ended")
     _print_password_once(password)
+
+
+@users_cli.command("reset-two-step", help="Remove an account's second factor (a lost phone).")
+@click.argument("email")
+def reset_two_step(email):
+    user = _account(email)
+    totp.remove(user)
+    _audit_account_change("staff.totp_removed", user)
+    db.session.commit()
+    click.echo(f"{user.email}: two-step verification removed; its sessions have ended")
 
 
 @users_cli.command("set-roles", help="Replace an account's roles (none given: no roles).")

@@ -53,6 +53,13 @@ class DefaultConfig:
     PORTAL_ARGON2_PARALLELISM = 4
     PORTAL_RATELIMIT_SIGN_IN_ADDRESS = "20 per hour;10 per minute"
     PORTAL_RATELIMIT_SIGN_IN_ACCOUNT = "10 per hour;5 per minute"
+    # A second factor (a code from an authenticator app) is open to all staff; administrators
+    # must set one up at their first sign-in unless this is turned off.
+    PORTAL_TOTP_REQUIRED_FOR_ADMINS = True
+    # The name authenticator apps show beside the account.
+    PORTAL_TOTP_ISSUER = "Redress"
+    # How long the code step may take after a correct password, before signing in again.
+    PORTAL_TOTP_PENDING_SECONDS = 5 * 60
 
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
     PORTAL_PROXY_HOPS = 0
@@ -147,6 +154,11 @@ _ENVIRONMENT_KEYS = {
     "PORTAL_HTTPS": ("PORTAL_HTTPS", lambda v: v.lower() in _BOOLEAN_TRUE),
     "PORTAL_BASE_URL": ("PORTAL_BASE_URL", str),
     "PORTAL_PROXY_HOPS": ("PORTAL_PROXY_HOPS", int),
+    "PORTAL_TOTP_REQUIRED_FOR_ADMINS": (
+        "PORTAL_TOTP_REQUIRED_FOR_ADMINS",
+        lambda v: v.lower() in _BOOLEAN_TRUE,
+    ),
+    "PORTAL_TOTP_ISSUER": ("PORTAL_TOTP_ISSUER", str),
     "PORTAL_UPLOAD_DIR": ("PORTAL_UPLOAD_DIR", str),
     "PORTAL_DEFAULT_TIMEZONE": ("PORTAL_DEFAULT_TIMEZONE", str),
     "PORTAL_DEFAULT_COUNTRY": ("PORTAL_DEFAULT_COUNTRY", str),

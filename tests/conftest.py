@@ -17,7 +17,7 @@ from flask_migrate import upgrade
 
 from portal import create_app
 from portal.config import normalise_database_url
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.models import AuditHead
 from portal.models.audit import GENESIS_HASH, HEAD_ID
 from tests.factories import make_registry
@@ -164,3 +164,15 @@ def hidden_value(html: str, pattern: re.Pattern) -> str:
     match = pattern.search(html)
     assert match, "hidden field not found in the page"
     return match.group(1)
+
+
+@pytest.fixture
+def throttled_sign_in(app_config):
+    """Sign-in limited to three failures a minute per account (generous per address)."""
+    app_config.update(
+        RATELIMIT_ENABLED=True,
+        PORTAL_RATELIMIT_SIGN_IN_ACCOUNT="3 per minute",
+        PORTAL_RATELIMIT_SIGN_IN_ADDRESS="100 per minute",
+    )
+    yield
+    limiter.reset()

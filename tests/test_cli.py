@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import AIModel, StaffUser, Team
+from portal.services import totp
 
 
 def test_models_add_creates_a_model_with_versions_then_adds_more(app):
@@ -117,3 +118,24 @@ def test_the_demo_account_can_work_on_cases(app):
     with app.app_context():
         staff = db.session.scalar(sa.select(StaffUser))
         assert {role.value for role in staff.roles} == {"admin", "agent"}
+
+
+def test_a_lost_second_factor_is_removed_from_the_command_line(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["users", "create", "ada@example.org", "--name", "Ada", "--role", "admin"])
+    with app.app_context():
+        staff = db.session.scalar(sa.select(StaffUser))
+        staff.totp_secret_encrypted = totp.encrypt_secret(
+            totp.new_secret(), app.config["SECRET_KEY"]
+        )
+        db.session.commit()
+        session_before = staff.get_id()
+
+    result = runner.invoke(args=["users", "reset-two-step", "ada@example.org"])
+
+    assert result.exit_code == 0, result.output
+    assert "two-step verification removed" in result.output
+    with app.app_context():
+        staff = db.session.scalar(sa.select(StaffUser))
+        assert not staff.totp_enabled
+        assert staff.get_id() != session_before

@@ -1,7 +1,10 @@
 """WTForms forms. Labels, hints and messages are lazily translated strings."""
 
+from flask_babel import format_number
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
 
 
 def enum_choices(enum_class) -> list[SelectChoice]:
@@ -20,3 +23,20 @@ class PortalForm(FlaskForm):
         def bind_field(self, form, unbound_field, options):
             filters = (*unbound_field.kwargs.get("filters", ()), strip_nul)
             return unbound_field.bind(form=form, filters=filters, **options)
+
+
+class MaxChars:
+    """At most ``limit`` characters, the limit written the reader's way ("20,000", "20 000").
+
+    Unlike WTForms' ``Length`` it sets no ``maxlength`` attribute: a browser would silently cut
+    a long paste short, where a message lets the reporter decide what to remove.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, form, field):
+        if field.data and len(field.data) > self.limit:
+            raise ValidationError(
+                _("This must be %(limit)s characters or fewer", limit=format_number(self.limit))
+            )

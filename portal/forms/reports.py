@@ -4,7 +4,6 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -24,30 +23,13 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.clock import utcnow
-from portal.forms import PortalForm, enum_choices
+from portal.forms import MaxChars, PortalForm, enum_choices
 from portal.i18n import valid_timezone
 from portal.models import Category, ReporterRole, Severity, TicketKind
 from portal.models.tickets import DESCRIPTION_MAX_CHARS, OUTPUT_MAX_CHARS, SHORT_TEXT_MAX_CHARS
 
 NOT_LISTED = "not_listed"
 YES, NO = "yes", "no"
-
-
-class MaxChars:
-    """At most ``limit`` characters, the limit written the reader's way ("20,000", "20 000").
-
-    Unlike WTForms' ``Length`` it sets no ``maxlength`` attribute: a browser would silently cut
-    a long paste short, where a message lets the reporter decide what to remove.
-    """
-
-    def __init__(self, limit: int):
-        self.limit = limit
-
-    def __call__(self, form, field):
-        if field.data and len(field.data) > self.limit:
-            raise ValidationError(
-                _("This must be %(limit)s characters or fewer", limit=format_number(self.limit))
-            )
 
 
 class MultiCheckboxField(SelectMultipleField):

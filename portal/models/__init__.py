@@ -7,12 +7,14 @@ from portal.models.enums import (
     EventKind,
     OutboxStatus,
     ReporterRole,
+    Role,
     Severity,
     Status,
     TicketKind,
     VersionStatus,
 )
-from portal.models.registry import AIModel, ModelVersion, StaffUser, Team
+from portal.models.registry import AIModel, ModelVersion, StaffRole, StaffUser, Team
+from portal.models.routing import RoutingRule, StaffLanguage, TeamMembership
 from portal.models.tickets import Attachment, OutboxMessage, Ticket, TicketEvent
 
 __all__ = [
@@ -27,10 +29,15 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "ReporterRole",
+    "Role",
+    "RoutingRule",
     "Severity",
+    "StaffLanguage",
+    "StaffRole",
     "StaffUser",
     "Status",
     "Team",
+    "TeamMembership",
     "Ticket",
     "TicketEvent",
     "TicketKind",

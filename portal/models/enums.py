@@ -76,6 +76,7 @@ class EventKind(LabelledEnum):
     INFORMATION_ADDED = "information_added", _l("Information added")
     LINK_REISSUED = "link_reissued", _l("New tracking link sent")
     SAFETY_FLAGGED = "safety_flagged", _l("Marked critical: someone may be in danger")
+    ROUTED = "routed", _l("Sent to a team")
 
 
 class Role(LabelledEnum):

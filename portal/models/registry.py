@@ -36,6 +36,12 @@ class StaffUser(UserMixin, db.Model):
     # every session, including cookies copied before.
     session_nonce: Mapped[str] = mapped_column(sa.String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The second factor: the authenticator app's shared secret, encrypted with a key derived
+    # from SECRET_KEY (see portal.services.totp); None until a first code confirms the set-up.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(sa.String(255))
+    # The time step of the last code accepted: a code is refused unless its step is later, so
+    # that a code seen over someone's shoulder cannot be used again.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     role_grants: Mapped[list["StaffRole"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="StaffRole.role"
@@ -47,6 +53,10 @@ class StaffUser(UserMixin, db.Model):
 
     def has_any_role(self, roles) -> bool:
         return not self.roles.isdisjoint(roles)
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_secret_encrypted is not None
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_nonce}"

@@ -17,7 +17,7 @@ from portal.models.enums import (
     Status,
     TicketKind,
 )
-from portal.models.registry import AIModel, ModelVersion
+from portal.models.registry import AIModel, ModelVersion, Team
 from portal.models.types import UTCDateTime, enum_column_type
 
 # Length limits, shared by the forms and the database.
@@ -41,6 +41,8 @@ class Ticket(db.Model):
 
     model_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ai_models.id"))
     model_version_id: Mapped[int | None] = mapped_column(sa.ForeignKey("model_versions.id"))
+    # The owning team, set by the routing rules when the ticket is created.
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
     # What the reporter typed when their model or version was not in the registry.
     model_not_listed: Mapped[str | None] = mapped_column(sa.String(SHORT_TEXT_MAX_CHARS))
     output_id: Mapped[str | None] = mapped_column(sa.String(200))
@@ -88,6 +90,7 @@ class Ticket(db.Model):
 
     model: Mapped[AIModel | None] = relationship()
     model_version: Mapped[ModelVersion | None] = relationship()
+    team: Mapped[Team | None] = relationship()
     events: Mapped[list["TicketEvent"]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )

@@ -30,6 +30,7 @@ from portal.services.attachments import (
 )
 from portal.services.errors import AttachmentRejected
 from portal.services.outbox import queue_email
+from portal.services.routing import route
 from portal.services.status import transition
 
 # Builds the absolute tracking URL for a token; views pass one based on ``url_for``.
@@ -114,6 +115,7 @@ def submit_report(
             )
         )
     set_target_dates(ticket, sla_targets)
+    route(ticket, now=now)
     db.session.add(ticket)
     for attachment in draft_attachments(form_key):
         attachment.draft_key_hash = None

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from werkzeug.serving import make_server
@@ -41,6 +42,8 @@ SCREENSHOT_LOCALES = ("en", "ar")
 
 STAFF_EMAIL = "agent@example.org"
 STAFF_PASSWORD = "correct horse battery staple"
+# An administrator must set up an authenticator app at the first sign-in.
+ADMIN_EMAIL = "admin@example.org"
 
 REFERENCE_PATTERN = re.compile(r"^RP-[2-9A-Z]{4}-[2-9A-Z]{4}$")
 
@@ -91,18 +94,18 @@ def live_server(live_app):
 
 @pytest.fixture
 def demo_registry(live_app):
-    """The demo models and an agent's account, for the duration of one test; every table is
-    emptied afterwards."""
+    """The demo models, an agent's account and an administrator's, for the duration of one test;
+    every table is emptied afterwards."""
     with live_app.app_context():
         empty_all_tables()
         make_registry()
-        create_user(
-            STAFF_EMAIL,
-            "Ada Agent",
-            STAFF_PASSWORD,
-            [Role.AGENT],
-            hasher=hasher_from_config(live_app.config),
-        )
+        for email, name, roles in (
+            (STAFF_EMAIL, "Ada Agent", [Role.AGENT]),
+            (ADMIN_EMAIL, "Ali Admin", [Role.ADMIN]),
+        ):
+            create_user(
+                email, name, STAFF_PASSWORD, roles, hasher=hasher_from_config(live_app.config)
+            )
         db.session.commit()
         db.session.remove()
     yield
@@ -243,15 +246,43 @@ def tour_lost_link(page: Page) -> Iterator[str]:
     yield "lost-link-sent"
 
 
+def sign_in_as(page: Page, email: str) -> None:
+    """From the sign-in page, give the account's password."""
+    page.fill("#email", email)
+    page.fill("#password", STAFF_PASSWORD)
+    submit_form(page)
+
+
+def sign_out(page: Page) -> None:
+    with page.expect_navigation():
+        page.locator(".site-header__sign-out button").click()
+
+
 def tour_staff(page: Page) -> Iterator[str]:
     page.goto("/staff/")  # signed out: the sign-in page
     yield "sign-in"
     submit_form(page)
     yield "sign-in-error"
-    page.fill("#email", STAFF_EMAIL)
-    page.fill("#password", STAFF_PASSWORD)
-    submit_form(page)
+    sign_in_as(page, STAFF_EMAIL)
     yield "staff-home"
+    page.goto("/auth/two-step-verification")
+    yield "two-step-verification"
+    sign_out(page)
+    sign_in_as(page, ADMIN_EMAIL)  # first sign-in: set up the authenticator app
+    page.wait_for_url("**/auth/set-up-two-step")
+    yield "two-step-set-up"
+    submit_form(page)  # no code
+    yield "two-step-set-up-error"
+    secret = page.locator(".two-step__key").inner_text().replace(" ", "")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    submit_form(page)
+    page.wait_for_url("**/staff/")
+    sign_out(page)
+    sign_in_as(page, ADMIN_EMAIL)  # later sign-ins ask for a code
+    page.wait_for_url("**/auth/code")
+    yield "two-step-code"
+    submit_form(page)  # no code
+    yield "two-step-code-error"
 
 
 # Every page a reporter or a member of staff can meet, in walks through the site. Each walk

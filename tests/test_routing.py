@@ -1,0 +1,97 @@
+"""Every new ticket goes to a team by the first routing rule that matches it."""
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import AIModel, EventKind, RoutingRule, Team
+from portal.models.enums import Category, Severity, TicketKind
+from tests.factories import make_ticket
+
+
+@pytest.fixture
+def teams(app, registry):
+    """Two teams and three rules: safety, then one model, then everything else."""
+    with app.app_context():
+        safety = Team(slug="safety", name="Safety")
+        quality = Team(slug="quality", name="Quality")
+        fallback = Team(slug="front-desk", name="Front desk")
+        db.session.add_all(
+            [
+                RoutingRule(
+                    position=10, name="Self-harm", team=safety, category=Category.SELF_HARM
+                ),
+                RoutingRule(
+                    position=20, name="Quill", team=quality, model_id=registry["quill-writer"]
+                ),
+                RoutingRule(
+                    position=25,
+                    name="Switched off",
+                    team=quality,
+                    kind=TicketKind.HARM_REPORT,
+                    is_active=False,
+                ),
+                RoutingRule(position=30, name="Everything else", team=fallback),
+            ]
+        )
+        db.session.commit()
+    return registry
+
+
+def routed(app, **answers):
+    with app.app_context():
+        ticket, _ = make_ticket(app, **answers)
+        db.session.commit()
+        [event] = [e for e in ticket.events if e.kind is EventKind.ROUTED]
+        return ticket.team.slug if ticket.team else None, event
+
+
+def test_the_first_matching_rule_wins_and_the_history_says_which(app, teams):
+    team, event = routed(app, category="self_harm", model_id=teams["quill-writer"])
+
+    assert team == "safety"
+    assert event.body == "Rule 10 “Self-harm” → Safety"
+    assert not event.is_public
+
+
+def test_conditions_on_the_model_are_matched(app, teams):
+    assert routed(app, model_id=teams["quill-writer"])[0] == "quality"
+
+
+def test_a_switched_off_rule_is_skipped_and_the_catch_all_takes_the_rest(app, teams):
+    team, event = routed(app, model_id=teams["aurora-chat"])
+
+    assert team == "front-desk"
+    assert "Everything else" in event.body
+
+
+def test_without_a_matching_rule_the_ticket_waits_without_a_team(app):
+    team, event = routed(app)
+
+    assert team is None
+    assert event.body == "No routing rule matched"
+
+
+def test_a_rule_on_severity_sees_the_safety_flag(app, teams):
+    with app.app_context():
+        db.session.execute(
+            sa.update(RoutingRule)
+            .where(RoutingRule.position == 10)
+            .values(category=None, severity=Severity.CRITICAL)
+        )
+        db.session.commit()
+
+    # Immediate danger marks the ticket critical before it is routed.
+    assert routed(app, immediate_danger=True, reporter_severity="low")[0] == "safety"
+    assert routed(app, reporter_severity="critical")[0] == "safety"
+    assert routed(app, reporter_severity="high")[0] == "front-desk"
+
+
+def test_the_demo_rules_send_each_report_to_its_team(app):
+    app.test_cli_runner().invoke(args=["demo", "load"])
+    with app.app_context():
+        models = {model.slug: model.id for model in db.session.scalars(sa.select(AIModel))}
+
+    assert routed(app, category="self_harm")[0] == "trust-safety"
+    assert routed(app, model_id=models["aurora-chat"])[0] == "trust-safety"
+    assert routed(app, model_id=models["quill-writer"])[0] == "model-quality"
