@@ -84,8 +84,8 @@ def test_the_log_keeps_a_hash_of_each_events_text_so_an_edit_shows(app):
         event.body = "A quietly edited version."
         db.session.commit()
 
-        assert recorded == {**event_payload(event), "body_sha256": recorded["body_sha256"]}
-        assert recorded["body_sha256"] != event_payload(event)["body_sha256"]
+        assert recorded == {**event_payload(event), "body_hmac": recorded["body_hmac"]}
+        assert recorded["body_hmac"] != event_payload(event)["body_hmac"]
 
 
 def test_a_transaction_that_rolls_back_leaves_nothing_in_the_log(app):

@@ -13,6 +13,7 @@ from functools import cache
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from werkzeug.security import check_password_hash
 
 from portal.extensions import db
 from portal.models.enums import Actor, Role
@@ -21,6 +22,7 @@ from portal.services import audit
 from portal.services.errors import DomainError
 
 MIN_PASSWORD_LENGTH = 12
+LEGACY_HASH_PREFIXES = ("scrypt:", "pbkdf2:")
 MAX_PASSWORD_LENGTH = 256
 
 
@@ -69,13 +71,20 @@ def authenticate(email: str, password: str, *, hasher: PasswordHasher) -> StaffU
     the answer nor its timing tells them apart. A hash made with older parameters is replaced.
     """
     user = find_user(email)
-    try:
-        hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
-    except (VerificationError, InvalidHashError):
-        return None
+    if user is not None and user.password_hash.startswith(LEGACY_HASH_PREFIXES):
+        # Accounts made before Argon2 (werkzeug's scrypt): checked once, then upgraded below.
+        if not check_password_hash(user.password_hash, password):
+            return None
+    else:
+        try:
+            hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
+        except (VerificationError, InvalidHashError):
+            return None
     if user is None or not user.is_active:
         return None
-    if hasher.check_needs_rehash(user.password_hash):
+    if user.password_hash.startswith(LEGACY_HASH_PREFIXES) or hasher.check_needs_rehash(
+        user.password_hash
+    ):
         user.password_hash = hasher.hash(password)
     return user
 
@@ -99,7 +108,11 @@ def create_user(
 
 
 def set_roles(user: StaffUser, roles: Iterable[Role]) -> None:
+    """Give ``user`` exactly ``roles``. Gaining a role ends the account's sessions, so that the
+    new rights (and any second factor they require) start with a fresh sign-in."""
     wanted = set(roles)
+    if user.id is not None and wanted - user.roles:
+        end_sessions(user)
     user.role_grants = [grant for grant in user.role_grants if grant.role in wanted]
     user.role_grants.extend(StaffRole(role=role) for role in wanted - user.roles)
 

@@ -26,6 +26,7 @@ from flask_login import current_user, login_user, logout_user
 
 from portal.clock import utcnow
 from portal.extensions import db, limiter, login_manager
+from portal.forms import strip_nul
 from portal.forms.auth import CodeForm, SignInForm
 from portal.models.registry import StaffUser
 from portal.security import is_safe_redirect_target
@@ -65,7 +66,8 @@ def never_cache(response):
 
 def _account_key() -> str:
     if request.endpoint == "auth.sign_in":
-        email = request.form.get("email", "")
+        # Cleaned as the form cleans it: "a@b" followed by NULs is the same account.
+        email = strip_nul(request.form.get("email", ""))
     else:
         user = _pending_user()
         email = user.email if user else ""

@@ -11,6 +11,14 @@ from portal.models import AuditEntry, Ticket
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
+
+@bp.after_request
+def never_cache(response):
+    # Staff pages list reports and the audit log: nothing stays in a shared computer's cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 NEWEST_TICKETS = 50
 
 
