@@ -61,7 +61,8 @@ def never_cache(response):
 # -- throttling ---------------------------------------------------------------------------------
 # The password and the code share the same limits: per address, and per account (keyed on the
 # address typed on the password step, and on the pending account's on the code step), so wrong
-# codes use up the same allowance as wrong passwords. Successes are not counted.
+# codes use up the same allowance as wrong passwords. Every attempt is counted before the view
+# runs: counting only failures, after the response, let attempts sent at once all slip through.
 
 
 def _account_key() -> str:
@@ -74,23 +75,17 @@ def _account_key() -> str:
     return "sign-in:" + normalise_email(email)[:320]
 
 
-def _failed(response) -> bool:
-    return response.status_code != 303
-
-
 def _sign_in_limits(view):
     by_address = limiter.shared_limit(
         lambda: current_app.config["PORTAL_RATELIMIT_SIGN_IN_ADDRESS"],
         scope="sign-in-address",
         methods=["POST"],
-        deduct_when=_failed,
     )
     by_account = limiter.shared_limit(
         lambda: current_app.config["PORTAL_RATELIMIT_SIGN_IN_ACCOUNT"],
         scope="sign-in-account",
         methods=["POST"],
         key_func=_account_key,
-        deduct_when=_failed,
     )
     return by_address(by_account(view))
 
