@@ -17,7 +17,7 @@ from portal.models.registry import StaffRole, StaffUser
 from portal.services import totp
 from portal.services.accounts import hasher_from_config, set_password
 from tests.conftest import CSRF_PATTERN, hidden_value
-from tests.test_sign_in import make_staff, sign_in, sign_out
+from tests.test_sign_in import PASSWORD, make_staff, sign_in, sign_out
 
 ADMIN_EMAIL = "admin@example.org"
 QR_IMAGE = re.compile(r'<img class="two-step__qr" src="(data:image/svg\+xml[^"]+)"')
@@ -48,10 +48,14 @@ def form_token(client, path: str) -> str:
     return hidden_value(client.get(path).get_data(as_text=True), CSRF_PATTERN)
 
 
-def send_code(client, path: str, code: str, token: str | None = None):
-    """Send ``code`` on the page at ``path``, with a token from that page unless one is given."""
+def send_code(client, path: str, code: str, token: str | None = None, password: str | None = None):
+    """Send ``code`` (and ``password``, where the page asks for it) on the page at ``path``, with
+    a token from that page unless one is given."""
     token = token or form_token(client, path)
-    return client.post(path, data={"csrf_token": token, "code": code})
+    data = {"csrf_token": token, "code": code}
+    if password is not None:
+        data["password"] = password
+    return client.post(path, data=data)
 
 
 def make_enrolled_staff(app, email="agent@example.org", roles=(Role.AGENT,)) -> tuple[int, str]:
@@ -308,7 +312,9 @@ def test_an_agent_can_turn_on_two_step_verification(app, client):
 
     page = client.get("/auth/two-step-verification").get_data(as_text=True)
     secret = KEY_TEXT.search(page).group(1).replace(" ", "")
-    turned_on = send_code(client, "/auth/two-step-verification", current_code(secret))
+    turned_on = send_code(
+        client, "/auth/two-step-verification", current_code(secret), password=PASSWORD
+    )
     status = client.get(turned_on.headers["Location"]).get_data(as_text=True)
 
     assert QR_IMAGE.search(page)
@@ -319,6 +325,22 @@ def test_an_agent_can_turn_on_two_step_verification(app, client):
     assert not signed_in(other_device), "sessions opened without the second factor end"
     sign_out(client)
     assert sign_in(client).headers["Location"] == "/auth/code"
+
+
+def test_turning_it_on_from_a_session_needs_the_password(app, client):
+    user_id = make_staff(app)
+    sign_in(client)
+    page = client.get("/auth/two-step-verification").get_data(as_text=True)
+    secret = KEY_TEXT.search(page).group(1).replace(" ", "")
+
+    refused = send_code(
+        client, "/auth/two-step-verification", current_code(secret), password="not my password"
+    )
+
+    assert refused.status_code == 200
+    assert "The password is not right" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert not db.session.get(StaffUser, user_id).totp_enabled
 
 
 def test_the_two_step_page_is_for_signed_in_staff_only(client):

@@ -35,3 +35,12 @@ class CodeForm(PortalForm):
         ],
         render_kw={"inputmode": "numeric"},
     )
+
+
+class ConfirmedCodeForm(CodeForm):
+    """Turning the second factor on from a session also asks for the password, so that a stolen
+    session cookie cannot tie the account to someone else's authenticator app."""
+
+    password = PasswordField(
+        _l("Your password"), validators=[DataRequired(_l("Enter your password"))]
+    )

@@ -27,7 +27,7 @@ from flask_login import current_user, login_user, logout_user
 from portal.clock import utcnow
 from portal.extensions import db, limiter, login_manager
 from portal.forms import strip_nul
-from portal.forms.auth import CodeForm, SignInForm
+from portal.forms.auth import CodeForm, ConfirmedCodeForm, SignInForm
 from portal.models.registry import StaffUser
 from portal.security import is_safe_redirect_target
 from portal.services import totp
@@ -284,14 +284,30 @@ def set_up_two_step():
     return _render_set_up("auth/set_up_two_step.html", user, form)
 
 
+def _password_confirmed(user: StaffUser, form: ConfirmedCodeForm) -> bool:
+    hasher = hasher_from_config(current_app.config)
+    if authenticate(user.email, form.password.data, hasher=hasher) is not None:
+        return True
+    form.password.errors.append(_("The password is not right"))
+    record_staff_action(
+        "staff.password_refused",
+        user=user,
+        now=utcnow(),
+        secret_key=current_app.config["SECRET_KEY"],
+    )
+    db.session.commit()
+    return False
+
+
 @bp.route("/two-step-verification", methods=["GET", "POST"])
 def two_step_verification():
     """A signed-in member of staff turns the second factor on (or sees that it is on)."""
     user: StaffUser = current_user._get_current_object()
     if user.totp_enabled:
         return render_template("auth/two_step_verification.html", user=user)
-    form = CodeForm()
-    if request.method == "POST" and form.validate() and _enrol(user, form):
+    form = ConfirmedCodeForm()
+    confirmed = request.method == "POST" and form.validate() and _password_confirmed(user, form)
+    if confirmed and _enrol(user, form):
         login_user(user)  # setting up ended every session, this one included: carry on
         flash(_("You have turned on two-step verification."), "success")
         return redirect(url_for("auth.two_step_verification"), code=303)
