@@ -334,8 +334,8 @@ def test_flask_audit_verify_reports_ok_or_the_first_bad_sequence_number(app):
     tamper(app, "UPDATE audit_entries SET object_id = 'RP-FAKE-0000' WHERE seq = 2")
     broken = runner.invoke(args=["audit", "verify"])
 
-    assert (empty.exit_code, empty.output) == (0, "audit log OK: 0 entries\n")
-    assert (good.exit_code, good.output) == (0, "audit log OK: 3 entries\n")
+    assert (empty.exit_code, empty.stdout) == (0, "audit log OK: 0 entries\n")
+    assert (good.exit_code, good.stdout) == (0, "audit log OK: 3 entries\n")
     assert broken.exit_code == 1
     assert broken.output == (
         "audit log BROKEN at sequence number 2: its content does not match its hash\n"
@@ -431,3 +431,10 @@ def test_verifying_while_entries_are_appended_finds_nothing_wrong(app):
 
     assert all(result.ok for result in results), [r for r in results if not r.ok]
     assert verified(app).entries == 40
+
+
+def test_verifying_without_a_checkpoint_says_what_it_cannot_detect(app):
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+
+    assert result.exit_code == 0
+    assert "cannot be detected" in result.stderr

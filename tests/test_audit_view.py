@@ -80,3 +80,14 @@ def test_long_logs_are_paged_by_sequence_number_keeping_the_filters(app, client)
     assert second.count("test.entry") == 10
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(audit.AuditEntry)) > 60
+
+
+def test_a_filter_that_cannot_be_read_shows_its_error_and_no_entries(app, client):
+    make_staff(app, email="auditor@example.org", roles=(Role.AUDITOR,))
+    add_entries(app, 3)
+    sign_in(client, email="auditor@example.org")
+
+    page = client.get("/staff/audit?since=not-a-date").get_data(as_text=True)
+
+    assert "There is a problem" in page
+    assert "test.entry" not in page

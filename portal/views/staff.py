@@ -44,17 +44,19 @@ def audit_log():
     """
     form = AuditFilterForm(request.args, meta={"csrf": False})
     query = sa.select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_PAGE_SIZE + 1)
-    if form.validate():
-        if form.actor.data:
-            query = query.where(AuditEntry.actor_id == form.actor.data.strip())
-        if form.object_id.data:
-            query = query.where(AuditEntry.object_id == form.object_id.data.strip())
-        if form.since.data:
-            start = datetime.combine(form.since.data, time.min, tzinfo=UTC)
-            query = query.where(AuditEntry.created_at >= start)
-        if form.until.data:
-            end = datetime.combine(form.until.data + timedelta(days=1), time.min, tzinfo=UTC)
-            query = query.where(AuditEntry.created_at < end)
+    if not form.validate():
+        # A filter that cannot be read shows its error and no entries, never the whole log.
+        return render_template("staff/audit.html", form=form, entries=[], older_url=None)
+    if form.actor.data:
+        query = query.where(AuditEntry.actor_id == form.actor.data.strip())
+    if form.object_id.data:
+        query = query.where(AuditEntry.object_id == form.object_id.data.strip())
+    if form.since.data:
+        start = datetime.combine(form.since.data, time.min, tzinfo=UTC)
+        query = query.where(AuditEntry.created_at >= start)
+    if form.until.data:
+        end = datetime.combine(form.until.data + timedelta(days=1), time.min, tzinfo=UTC)
+        query = query.where(AuditEntry.created_at < end)
     before = request.args.get("before", type=int)
     if before:
         query = query.where(AuditEntry.seq < before)
