@@ -212,3 +212,21 @@ def test_a_deployment_can_give_arabic_speakers_in_france_their_own_crisis_line(a
     assert "SAMU" not in arabic_in_france
     assert "3114" in french_in_france
     assert "خط الاستماع بالعربية" not in french_in_france
+
+
+def test_staff_session_and_password_costs_can_be_set_from_the_environment():
+    config = config_from_environment(
+        {
+            "PORTAL_STAFF_SESSION_HOURS": "8",
+            "PORTAL_STAFF_IDLE_MINUTES": "20",
+            "PORTAL_ARGON2_MEMORY_COST": "131072",
+            "PORTAL_RATELIMIT_SIGN_IN_ACCOUNT": "3 per minute",
+        }
+    )
+
+    assert config == {
+        "PORTAL_STAFF_SESSION_HOURS": 8,
+        "PORTAL_STAFF_IDLE_MINUTES": 20,
+        "PORTAL_ARGON2_MEMORY_COST": 131072,
+        "PORTAL_RATELIMIT_SIGN_IN_ACCOUNT": "3 per minute",
+    }

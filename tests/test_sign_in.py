@@ -2,6 +2,7 @@
 
 import re
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
@@ -204,3 +205,41 @@ def test_the_sign_in_page_has_no_field_errors_before_anything_is_sent(client):
 
     assert not re.search(r"<title>\s*Error:", page)
     assert 'autocomplete="current-password"' in page
+
+
+def age_staff_session(client, *, since_minutes: float, seen_minutes: float) -> None:
+    now = datetime.now(UTC).timestamp()
+    with client.session_transaction() as session:
+        session["staff_session"] = {
+            "since": now - since_minutes * 60,
+            "seen": now - seen_minutes * 60,
+        }
+
+
+def test_a_session_left_idle_for_an_hour_ends(app, client):
+    make_staff(app)
+    sign_in(client)
+
+    age_staff_session(client, since_minutes=90, seen_minutes=61)
+
+    assert client.get("/staff/").status_code == 302
+
+
+def test_a_session_ends_twelve_hours_after_signing_in_however_busy(app, client):
+    make_staff(app)
+    sign_in(client)
+
+    age_staff_session(client, since_minutes=12 * 60 + 1, seen_minutes=1)
+
+    assert client.get("/staff/").status_code == 302
+
+
+def test_a_busy_session_stays_open_and_its_idle_clock_restarts(app, client):
+    make_staff(app)
+    sign_in(client)
+    age_staff_session(client, since_minutes=120, seen_minutes=50)
+
+    assert client.get("/staff/").status_code == 200
+    with client.session_transaction() as session:
+        seen_minutes_ago = (datetime.now(UTC).timestamp() - session["staff_session"]["seen"]) / 60
+    assert seen_minutes_ago < 1

@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user, logout_user, user_logged_in
 
 from portal.clock import utcnow
 from portal.extensions import db, limiter, login_manager
@@ -46,9 +46,35 @@ PENDING_SIGN_IN = "pending_sign_in"
 SET_UP_SECRET = "two_step_set_up"
 
 
+STAFF_SESSION = "staff_session"  # {"since": epoch seconds, "seen": epoch seconds}
+# Refreshing "seen" on every request would rewrite the cookie each time; once a minute will do.
+SEEN_RESOLUTION_SECONDS = 60
+
+
 @login_manager.user_loader
 def load_user(session_user_id: str):
-    return load_session_user(session_user_id)
+    """The signed-in account, unless its session is too old or has been idle too long."""
+    user = load_session_user(session_user_id)
+    stamps = session.get(STAFF_SESSION)
+    if user is None or not stamps:
+        return None
+    now = utcnow().timestamp()
+    config = current_app.config
+    if (
+        now - stamps["since"] > config["PORTAL_STAFF_SESSION_HOURS"] * 3600
+        or now - stamps["seen"] > config["PORTAL_STAFF_IDLE_MINUTES"] * 60
+    ):
+        session.pop(STAFF_SESSION, None)
+        return None
+    if now - stamps["seen"] > SEEN_RESOLUTION_SECONDS:
+        session[STAFF_SESSION] = {**stamps, "seen": now}
+    return user
+
+
+@user_logged_in.connect
+def _start_staff_session(_app, user, **_extra) -> None:
+    now = utcnow().timestamp()
+    session[STAFF_SESSION] = {"since": now, "seen": now}
 
 
 @bp.after_request
