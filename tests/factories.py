@@ -5,6 +5,8 @@ from datetime import date
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AIModel, Category, ModelVersion, ReporterRole, Severity, Team, TicketKind
+from portal.models.enums import Role
+from portal.services.accounts import create_user, hasher_from_config
 from portal.services.tickets import ReportSubmission, submit_report
 from portal.services.tokens import new_form_key
 
@@ -62,3 +64,16 @@ def make_ticket(app, *, form_key=None, now=None, **overrides):
         tracking_link=lambda token: f"https://redress.test/reports/track/{token}",
     )
     return result.ticket, result.tracking_token
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def make_staff(app, email="agent@example.org", roles=(Role.AGENT,)) -> int:
+    """A staff account with ``STAFF_PASSWORD``, committed (it is signed in to over HTTP next)."""
+    with app.app_context():
+        user = create_user(
+            email, "Ada Agent", STAFF_PASSWORD, roles, hasher=hasher_from_config(app.config)
+        )
+        db.session.commit()
+        return user.id

@@ -12,8 +12,8 @@ import pytest
 from portal.access import ACCESS_POLICY, Audience
 from portal.extensions import db
 from portal.models import Role
-from tests.factories import make_ticket
-from tests.test_sign_in import make_staff, sign_in
+from tests.factories import make_staff, make_ticket
+from tests.signing_in import sign_in
 
 # endpoint -> (method, path); {a} is report A's reference, {token_b} report B's tracking token.
 PROBES = {

@@ -11,9 +11,9 @@ from portal.models import AuditEntry, Ticket
 from portal.services import audit
 from portal.services.ticket_audit import event_payload
 from portal.services.tickets import add_information, withdraw
-from tests.factories import make_ticket
+from tests.factories import make_staff, make_ticket
 from tests.reporting import complete_answers, open_form, send
-from tests.test_sign_in import make_staff, sign_in, sign_out
+from tests.signing_in import sign_in, sign_out
 
 EMAIL = "reporter@example.org"
 

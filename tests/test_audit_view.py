@@ -6,8 +6,8 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import Role
 from portal.services import audit
-from tests.factories import make_ticket
-from tests.test_sign_in import make_staff, sign_in
+from tests.factories import make_staff, make_ticket
+from tests.signing_in import sign_in
 
 
 def add_entries(app, count: int, object_id: str = "RP-2222-3333") -> None:

@@ -11,8 +11,8 @@ from portal.models import AuditEntry, Role, StaffUser, Ticket
 from portal.services.accounts import set_roles
 from portal.services.tickets import add_information
 from tests.conftest import base_config, postgres_database_for_worker
-from tests.factories import make_ticket
-from tests.test_sign_in import PASSWORD, make_staff, sign_in
+from tests.factories import make_staff, make_ticket
+from tests.signing_in import PASSWORD, sign_in
 
 
 def test_nul_characters_do_not_give_an_account_a_fresh_sign_in_allowance(throttled_sign_in, app):

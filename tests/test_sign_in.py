@@ -9,43 +9,12 @@ import pytest
 from portal.extensions import db
 from portal.models.enums import Role
 from portal.models.registry import StaffUser
-from portal.services.accounts import create_user, disable, hasher_from_config
+from portal.services.accounts import disable
 from tests.conftest import CSRF_PATTERN, hidden_value
-from tests.factories import make_ticket
+from tests.factories import make_staff, make_ticket
+from tests.signing_in import PASSWORD, sign_in, sign_out
 
-PASSWORD = "correct horse battery staple"
 REFUSED = "The e-mail address or password is not right"
-
-
-def make_staff(app, email="agent@example.org", roles=(Role.AGENT,)) -> int:
-    with app.app_context():
-        user = create_user(
-            email, "Ada Agent", PASSWORD, roles, hasher=hasher_from_config(app.config)
-        )
-        db.session.commit()
-        return user.id
-
-
-def sign_in(client, email="agent@example.org", password=PASSWORD, next_page=None, address=None):
-    """Fill in and send the sign-in form, from ``address`` when given."""
-    query = {"next": next_page} if next_page else {}
-    environ = {"REMOTE_ADDR": address} if address else {}
-    page = client.get("/auth/sign-in", query_string=query, environ_base=environ)
-    return client.post(
-        "/auth/sign-in",
-        query_string=query,
-        data={
-            "csrf_token": hidden_value(page.get_data(as_text=True), CSRF_PATTERN),
-            "email": email,
-            "password": password,
-        },
-        environ_base=environ,
-    )
-
-
-def sign_out(client):
-    page = client.get("/staff/").get_data(as_text=True)
-    return client.post("/auth/sign-out", data={"csrf_token": hidden_value(page, CSRF_PATTERN)})
 
 
 def without_tokens(page: str) -> str:

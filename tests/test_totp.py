@@ -17,7 +17,8 @@ from portal.models.registry import StaffRole, StaffUser
 from portal.services import totp
 from portal.services.accounts import hasher_from_config, set_password
 from tests.conftest import CSRF_PATTERN, hidden_value
-from tests.test_sign_in import PASSWORD, make_staff, sign_in, sign_out
+from tests.factories import make_staff
+from tests.signing_in import PASSWORD, sign_in, sign_out
 
 ADMIN_EMAIL = "admin@example.org"
 QR_IMAGE = re.compile(r'<img class="two-step__qr" src="(data:image/svg\+xml[^"]+)"')
