@@ -34,6 +34,14 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
+def never_cache(response: Response) -> Response:
+    """For blueprints whose pages hold secrets or personal data (tracking links, reports, form
+    keys, second-factor secrets): keep them out of shared computers' disk caches and out of any
+    cache in between. Register with ``bp.after_request(never_cache)``."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def is_safe_redirect_target(target: str | None) -> bool:
     """True for a path on this site ("/reports/new"), False for anything that leaves it."""
     if not target or not target.startswith("/") or target.startswith("//"):

@@ -29,7 +29,7 @@ from portal.extensions import db, limiter, login_manager
 from portal.forms import strip_nul
 from portal.forms.auth import CodeForm, ConfirmedCodeForm, SignInForm
 from portal.models.registry import StaffUser
-from portal.security import is_safe_redirect_target
+from portal.security import is_safe_redirect_target, never_cache
 from portal.services import totp
 from portal.services.accounts import (
     authenticate,
@@ -77,11 +77,8 @@ def _start_staff_session(_app, user, **_extra) -> None:
     session[STAFF_SESSION] = {"since": now, "seen": now}
 
 
-@bp.after_request
-def never_cache(response):
-    # These pages carry a form token, and the set-up pages a second-factor secret.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+# Form tokens and second-factor secrets: never cached (see portal.security.never_cache).
+bp.after_request(never_cache)
 
 
 # -- throttling ---------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from portal.models import (
     Ticket,
     TicketKind,
 )
+from portal.security import never_cache
 from portal.services import tokens
 from portal.services.attachments import MAX_FILES, store_uploads
 from portal.services.errors import AttachmentRejected, InvalidTransition
@@ -66,6 +67,8 @@ from portal.services.tickets import (
 )
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+# Tracking links, what people reported, one-time form keys: never cached.
+bp.after_request(never_cache)
 
 TRACKED_SESSION_KEY = "tracked"
 CONFIRMATION_SESSION_KEY = "confirmation"
@@ -86,14 +89,6 @@ def rate_limit(config_key: str):
             response.status_code in (302, 303) or g.get("rate_limit_this_request", False)
         ),
     )
-
-
-@bp.after_request
-def never_cache(response):
-    # These pages carry tracking links, what people reported and one-time form keys: keep them
-    # out of shared computers' disk caches and out of any cache in between.
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # -- helpers ------------------------------------------------------------------------------------

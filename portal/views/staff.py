@@ -8,15 +8,13 @@ from flask import Blueprint, render_template, request, url_for
 from portal.extensions import db
 from portal.forms.staff import AuditFilterForm
 from portal.models import AuditEntry, Ticket
+from portal.security import never_cache
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-@bp.after_request
-def never_cache(response):
-    # Staff pages list reports and the audit log: nothing stays in a shared computer's cache.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+# Reports and the audit log: never cached.
+bp.after_request(never_cache)
 
 
 NEWEST_TICKETS = 50
