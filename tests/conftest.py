@@ -167,12 +167,21 @@ def hidden_value(html: str, pattern: re.Pattern) -> str:
 
 
 @pytest.fixture
-def throttled_sign_in(app_config):
-    """Sign-in limited to three failures a minute per account (generous per address)."""
-    app_config.update(
-        RATELIMIT_ENABLED=True,
+def rate_limits(app_config):
+    """Switch rate limiting on with the given limits, for ``app`` built after this call:
+    ``rate_limits(PORTAL_RATELIMIT_TRACK="2 per minute")``. Counts are cleared afterwards."""
+
+    def switch_on(**limits) -> None:
+        app_config.update(RATELIMIT_ENABLED=True, **limits)
+
+    yield switch_on
+    limiter.reset()
+
+
+@pytest.fixture
+def throttled_sign_in(rate_limits):
+    """Sign-in limited to three attempts a minute per account (generous per address)."""
+    rate_limits(
         PORTAL_RATELIMIT_SIGN_IN_ACCOUNT="3 per minute",
         PORTAL_RATELIMIT_SIGN_IN_ADDRESS="100 per minute",
     )
-    yield
-    limiter.reset()

@@ -14,7 +14,7 @@ from flask import abort
 
 from portal.access import ACCESS_POLICY, Audience
 from portal.errors import ERROR_PAGES
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import Ticket
 from tests.reporting import complete_answers, open_form, send
 
@@ -97,13 +97,9 @@ def test_the_not_found_page_is_in_the_visitors_language(client, accept_language,
     assert f'<h1 class="heading-xl">{title}</h1>' in page_text(response)
 
 
-def test_the_too_many_attempts_page_is_in_the_visitors_language(request):
-    request.getfixturevalue("app_config").update(
-        RATELIMIT_ENABLED=True, PORTAL_RATELIMIT_TRACK="1 per minute"
-    )
-    app = request.getfixturevalue("app")
-    request.addfinalizer(limiter.reset)
-    client = app.test_client()
+def test_the_too_many_attempts_page_is_in_the_visitors_language(rate_limits, request):
+    rate_limits(PORTAL_RATELIMIT_TRACK="1 per minute")
+    client = request.getfixturevalue("app").test_client()
     french = {"Accept-Language": "fr"}
 
     client.get("/reports/track/first-guess", headers=french)

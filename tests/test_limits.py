@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from portal import create_app
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import Attachment, Ticket
 from portal.services.attachments import store_evidence
 from portal.services.errors import AttachmentRejected
@@ -27,15 +27,9 @@ FRENCH = {"Accept-Language": "fr"}
 
 
 @pytest.fixture
-def limited(app_config):
+def limited(rate_limits):
     """Low rate limits for ``app``: request it before ``app`` (or ``client``) is built."""
-    app_config.update(
-        RATELIMIT_ENABLED=True,
-        PORTAL_RATELIMIT_SUBMIT="2 per minute",
-        PORTAL_RATELIMIT_TRACK="2 per minute",
-    )
-    yield
-    limiter.reset()
+    rate_limits(PORTAL_RATELIMIT_SUBMIT="2 per minute", PORTAL_RATELIMIT_TRACK="2 per minute")
 
 
 def page_text(response) -> str:

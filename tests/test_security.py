@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from portal import create_app
 from portal.access import ACCESS_POLICY, Audience
 from portal.config import ConfigurationError
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import OutboxMessage
 from tests.conftest import CSRF_PATTERN, hidden_value
 from tests.factories import make_ticket
@@ -36,17 +36,10 @@ def app_with(request, **settings):
 
 
 @pytest.fixture
-def rate_limited_app(request):
+def rate_limited_app(rate_limits, request):
     """Low rate limits switched on; the in-memory counts are cleared afterwards."""
-    app = app_with(
-        request,
-        RATELIMIT_ENABLED=True,
-        PORTAL_RATELIMIT_LOST_LINK="2 per minute",
-        PORTAL_RATELIMIT_TRACK="2 per minute",
-    )
-    yield app
-    with app.app_context():
-        limiter.reset()
+    rate_limits(PORTAL_RATELIMIT_LOST_LINK="2 per minute", PORTAL_RATELIMIT_TRACK="2 per minute")
+    return request.getfixturevalue("app")
 
 
 @pytest.fixture
