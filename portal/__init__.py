@@ -133,11 +133,19 @@ def register_i18n(app: Flask) -> None:
 
 def register_template_globals(app: Flask) -> None:
     """Enums that templates compare against (never against string literals), and limits."""
+    from flask_babel import lazy_gettext as _l
+
     from portal.models import EventKind, Status, TicketKind
     from portal.services.attachments import MAX_FILE_BYTES
     from portal.services.status import OPEN_STATES
 
     app.jinja_env.globals.update(
+        # The staff workspace's sections; each shows only to those the access policy admits.
+        staff_navigation=(
+            ("staff.queue", _l("Queue")),
+            ("admin.index", _l("Administration")),
+            ("staff.audit_log", _l("Audit log")),
+        ),
         TicketKind=TicketKind,
         EventKind=EventKind,
         Status=Status,
@@ -155,12 +163,14 @@ def register_security_and_access(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.views import auth, public, reports, staff
+    from portal.views import admin, auth, cases, public, reports, staff
 
     app.register_blueprint(public.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(admin.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -25,6 +25,10 @@ class Audience(StrEnum):
 # Staff who work on cases. Routes for staff name the roles that may call them.
 CASEWORK = frozenset({Role.AGENT, Role.OWNER, Role.ADMIN})
 AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMIN})
+# Who manages teams, routing rules and saved replies; owners only for their own teams (the
+# views narrow it with portal.services.scope).
+TEAM_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+ADMINS = frozenset({Role.ADMIN})
 
 ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "static": Audience.ANYONE,
@@ -46,9 +50,24 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "auth.enter_code": Audience.ANYONE,
     "auth.set_up_two_step": Audience.ANYONE,
     "auth.two_step_verification": Audience.STAFF,
+    # The queue (portal/views/staff.py).
     "staff.home": CASEWORK,
     "staff.audit_log": AUDIT_READERS,
+    # The case page and its actions (portal/views/cases.py); each view also checks the team.
+    # Administration (portal/views/admin.py); owners are narrowed to their teams in the views.
 }
+
+
+def may_visit(endpoint: str) -> bool:
+    """Whether the current visitor passes the table for ``endpoint`` (for showing links)."""
+    audience = ACCESS_POLICY.get(endpoint)
+    if audience is None:
+        return False
+    if audience in (Audience.ANYONE, Audience.TRACKING_LINK_HOLDER):
+        return True
+    if not current_user.is_authenticated:
+        return False
+    return audience is Audience.STAFF or current_user.has_any_role(audience)
 
 
 def enforce_access_policy():
@@ -69,3 +88,4 @@ def enforce_access_policy():
 
 def register_access_policy(app: Flask) -> None:
     app.before_request(enforce_access_policy)
+    app.add_template_global(may_visit)

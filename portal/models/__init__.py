@@ -1,6 +1,7 @@
 """The data model. Import models from here."""
 
 from portal.models.audit import AuditEntry, AuditHead
+from portal.models.casework import SavedReply
 from portal.models.enums import (
     Actor,
     Category,
@@ -30,6 +31,7 @@ __all__ = [
     "OutboxStatus",
     "ReporterRole",
     "Role",
+    "SavedReply",
     "RoutingRule",
     "Severity",
     "StaffLanguage",

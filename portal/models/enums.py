@@ -77,6 +77,18 @@ class EventKind(LabelledEnum):
     LINK_REISSUED = "link_reissued", _l("New tracking link sent")
     SAFETY_FLAGGED = "safety_flagged", _l("Marked critical: someone may be in danger")
     ROUTED = "routed", _l("Sent to a team")
+    ASSIGNED = "assigned", _l("Assigned")
+    REPLIED = "replied", _l("Reply from our team")
+    INFORMATION_REQUESTED = "information_requested", _l("More information requested")
+    NOTE_ADDED = "note_added", _l("Internal note")
+    RECATEGORISED = "recategorised", _l("Kind of problem changed")
+    SEVERITY_SET = "severity_set", _l("Seriousness assessed")
+    MERGED = "merged", _l("Merged")
+    SERIOUS_INCIDENT_FLAGGED = (
+        "serious_incident_flagged",
+        _l("Flagged as a possible serious incident"),
+    )
+    MARKED_SPAM = "marked_spam", _l("Closed as spam")
 
 
 class Role(LabelledEnum):

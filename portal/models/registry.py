@@ -20,6 +20,8 @@ class Team(db.Model):
     slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    # New tickets go straight to the least busy member who speaks their language.
+    auto_assign: Mapped[bool] = mapped_column(default=False)
 
 
 class StaffUser(UserMixin, db.Model):

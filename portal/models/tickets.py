@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.clock import utcnow
 from portal.extensions import db
@@ -17,7 +17,7 @@ from portal.models.enums import (
     Status,
     TicketKind,
 )
-from portal.models.registry import AIModel, ModelVersion, Team
+from portal.models.registry import AIModel, ModelVersion, StaffUser, Team
 from portal.models.types import UTCDateTime, enum_column_type
 
 # Length limits, shared by the forms and the database.
@@ -26,8 +26,36 @@ DESCRIPTION_MAX_CHARS = 10_000
 SHORT_TEXT_MAX_CHARS = 2_000
 
 
+# The queue filters on one column and sorts by (created_at, id), or by (priority, created_at,
+# id): one index per filterable column, ending in the sort keys, keeps every view an index range
+# scan that stops after a page (tests/test_queue_plans.py checks the query plans).
+QUEUE_FILTER_COLUMNS = (
+    "status",
+    "team_id",
+    "assignee_id",
+    "kind",
+    "category",
+    "model_id",
+    "model_version_id",
+    "locale",
+    "priority",
+)
+
+# Effective severity as a number, so that "most severe first" is an index order.
+SEVERITY_PRIORITY = {
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
 class Ticket(db.Model):
     __tablename__ = "tickets"
+    __table_args__ = tuple(
+        sa.Index(f"ix_tickets_queue_{column}", column, "created_at", "id")
+        for column in QUEUE_FILTER_COLUMNS
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(16), unique=True)
@@ -42,7 +70,9 @@ class Ticket(db.Model):
     model_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ai_models.id"))
     model_version_id: Mapped[int | None] = mapped_column(sa.ForeignKey("model_versions.id"))
     # The owning team, set by the routing rules when the ticket is created.
-    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"))
+    # The member of that team working on it; None: waiting in the team's queue.
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     # What the reporter typed when their model or version was not in the registry.
     model_not_listed: Mapped[str | None] = mapped_column(sa.String(SHORT_TEXT_MAX_CHARS))
     output_id: Mapped[str | None] = mapped_column(sa.String(200))
@@ -63,7 +93,15 @@ class Ticket(db.Model):
     severity: Mapped[Severity | None] = mapped_column(
         enum_column_type(Severity, "ck_tickets_severity")
     )
+    # SEVERITY_PRIORITY of the effective severity, kept in step by ``_keep_priority``.
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, default=2)
     immediate_danger: Mapped[bool] = mapped_column(default=False)
+    # Set when staff flag a possible serious incident (the regulator's clock starts here).
+    serious_incident_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Closed as spam: no reply, and kept out of statistics and exports.
+    is_spam: Mapped[bool] = mapped_column(default=False)
+    # The ticket this one was merged into (status MERGED); its reporter keeps their link.
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))
 
     locale: Mapped[str] = mapped_column(sa.String(16))
     timezone: Mapped[str] = mapped_column(sa.String(64))
@@ -87,10 +125,15 @@ class Ticket(db.Model):
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optimistic locking: every UPDATE checks and bumps it, so two staff members saving the same
+    # ticket cannot silently overwrite each other (the forms carry the version they showed).
+    row_version: Mapped[int] = mapped_column(default=1)
 
     model: Mapped[AIModel | None] = relationship()
     model_version: Mapped[ModelVersion | None] = relationship()
     team: Mapped[Team | None] = relationship()
+    assignee: Mapped[StaffUser | None] = relationship()
+    merged_into: Mapped["Ticket | None"] = relationship(remote_side=[id])
     events: Mapped[list["TicketEvent"]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
@@ -98,9 +141,20 @@ class Ticket(db.Model):
         back_populates="ticket", order_by="Attachment.id"
     )
 
+    __mapper_args__ = {"version_id_col": row_version}
+
     @property
     def effective_severity(self) -> Severity:
         return self.severity or self.reporter_severity
+
+    @validates("severity", "reporter_severity")
+    def _keep_priority(self, key, value):
+        staff = value if key == "severity" else self.severity
+        reporter = value if key == "reporter_severity" else self.reporter_severity
+        effective = staff or reporter
+        if effective is not None:
+            self.priority = SEVERITY_PRIORITY[Severity(effective)]
+        return value
 
     @property
     def needs_safety_resources(self) -> bool:
@@ -125,8 +179,14 @@ class TicketEvent(db.Model):
         enum_column_type(Status, "ck_ticket_events_to_status")
     )
     body: Mapped[str | None] = mapped_column(sa.Text)
+    # The member of staff who acted (actor STAFF); None for the reporter and the system.
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    # What changed, as data the history renders in the viewer's language and the audit log
+    # copies: ids, references and enum values only, never free text or personal data.
+    detail: Mapped[dict | None] = mapped_column(sa.JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+    staff: Mapped[StaffUser | None] = relationship()
     attachments: Mapped[list["Attachment"]] = relationship(back_populates="event")
 
 

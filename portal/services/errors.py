@@ -25,3 +25,25 @@ class AttachmentRejected(DomainError):
         super().__init__(f"{filename}: {reason}")
         self.reason = reason
         self.filename = filename
+
+
+class StaleTicket(DomainError):
+    """Someone else changed the ticket since the form was shown: nothing was saved."""
+
+
+class CaseworkRefused(DomainError):
+    """A casework action that the ticket's state or the people involved do not allow.
+
+    ``reason`` is one of the codes below; views turn it into a translated message.
+    """
+
+    NOT_A_MEMBER = "not_a_member"  # assignee outside the ticket's team
+    NOT_OPEN = "not_open"  # the ticket is no longer open for this action
+    NO_CONTACT = "no_contact"  # a reply or a question for a reporter who left no address
+    SAME_TICKET = "same_ticket"  # merging a ticket into itself
+    MERGE_TARGET = "merge_target"  # the other ticket is closed, merged or out of reach
+    ALREADY_FLAGGED = "already_flagged"
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

@@ -33,8 +33,16 @@ def appeal_window_open(ticket: Ticket, now: datetime, window: timedelta) -> bool
 
 
 def can_transition(
-    ticket: Ticket, to: Status, now: datetime, appeal_window: timedelta = DEFAULT_APPEAL_WINDOW
+    ticket: Ticket,
+    to: Status,
+    now: datetime,
+    appeal_window: timedelta = DEFAULT_APPEAL_WINDOW,
+    *,
+    spam: bool = False,
 ) -> bool:
+    if spam:
+        # Spam is closed straight from any open state, without a decision.
+        return to is Status.CLOSED and ticket.status in OPEN_STATES
     if to not in ALLOWED_TRANSITIONS[ticket.status]:
         return False
     if ticket.status is Status.CLOSED and to is Status.APPEALED:
@@ -51,13 +59,14 @@ def transition(
     body: str | None = None,
     is_public: bool = True,
     appeal_window: timedelta = DEFAULT_APPEAL_WINDOW,
+    spam: bool = False,
 ) -> TicketEvent:
     """Move ``ticket`` to ``to`` and record the change as an event.
 
     Raises :class:`InvalidTransition` when the state machine does not allow the move. The event
     is added to the ticket's history; the caller's session flushes and commits it.
     """
-    if not can_transition(ticket, to, now, appeal_window):
+    if not can_transition(ticket, to, now, appeal_window, spam=spam):
         raise InvalidTransition(ticket.status, to)
     event = TicketEvent(
         kind=EventKind.STATUS_CHANGED,

@@ -34,7 +34,7 @@ def _audit_noted_events(session) -> None:
     for event in sorted(pending, key=lambda event: event.id):
         audit.append(
             actor_type=event.actor,
-            actor_id=None,
+            actor_id=f"staff:{event.staff_id}" if event.staff_id else None,
             action=f"ticket.{event.kind.value}",
             object_type="ticket",
             object_id=event.ticket.reference,
@@ -65,6 +65,7 @@ def event_payload(event: TicketEvent) -> dict:
         "from_status": event.from_status.value if event.from_status else None,
         "to_status": event.to_status.value if event.to_status else None,
         "body_hmac": text_fingerprint(event.body) if event.body else None,
+        "detail": event.detail,
     }
 
 

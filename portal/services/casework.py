@@ -1,0 +1,300 @@
+"""What staff do to a ticket: assign, move through the status machine, classify, reply, note,
+merge, flag, close as spam.
+
+Each function changes only what it names, records one or more events naming the member of staff
+(the session's hooks turn every event into an audit entry) and leaves the commit to the caller,
+so that a view's action is one transaction. ``expect_version`` is the ticket's ``row_version``
+as the form showed it: if someone else saved the ticket since, ``StaleTicket`` is raised and
+nothing changes (the ``row_version`` column also stops a concurrent UPDATE at the database).
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import (
+    Actor,
+    Category,
+    EventKind,
+    Severity,
+    StaffUser,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+from portal.models.routing import TeamMembership
+from portal.services.errors import CaseworkRefused, StaleTicket
+from portal.services.outbox import queue_email
+from portal.services.status import OPEN_STATES, transition
+
+# How far back "related tickets" (merge candidates) reach.
+RELATED_WINDOW = timedelta(days=30)
+RELATED_LIMIT = 10
+
+# Builds the absolute URL of the page where a reporter recovers their link.
+UrlBuilder = Callable[[], str]
+
+
+def check_version(ticket: Ticket, expect_version: int | None) -> None:
+    if expect_version is not None and expect_version != ticket.row_version:
+        raise StaleTicket()
+
+
+def _event(ticket: Ticket, kind: EventKind, staff: StaffUser, now: datetime, **fields):
+    event = TicketEvent(kind=kind, actor=Actor.STAFF, staff_id=staff.id, created_at=now, **fields)
+    ticket.events.append(event)
+    ticket.updated_at = now
+    return event
+
+
+def is_team_member(user: StaffUser, team_id: int | None) -> bool:
+    if team_id is None:
+        return False
+    return db.session.get(TeamMembership, {"team_id": team_id, "user_id": user.id}) is not None
+
+
+def assign(
+    ticket: Ticket,
+    assignee: StaffUser | None,
+    *,
+    staff: StaffUser | None,
+    now: datetime,
+    expect_version: int | None = None,
+    reason: str | None = None,
+) -> TicketEvent | None:
+    """Give ``ticket`` to ``assignee`` (a member of its team), or back to the team's queue
+    (``assignee`` None). ``staff`` None means the system did it (auto-assignment, a disabled
+    account); ``reason`` is a code the history explains. Returns None if nothing changed."""
+    check_version(ticket, expect_version)
+    if assignee is not None and (
+        not assignee.is_active or not is_team_member(assignee, ticket.team_id)
+    ):
+        raise CaseworkRefused(CaseworkRefused.NOT_A_MEMBER)
+    if ticket.status not in OPEN_STATES and ticket.status is not Status.APPEALED:
+        raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    previous = ticket.assignee_id
+    new = assignee.id if assignee else None
+    if previous == new:
+        return None
+    ticket.assignee = assignee
+    detail = {"from": previous, "to": new}
+    if reason:
+        detail["reason"] = reason
+    if staff is None:
+        event = TicketEvent(
+            kind=EventKind.ASSIGNED,
+            actor=Actor.SYSTEM,
+            is_public=False,
+            created_at=now,
+            detail=detail,
+        )
+        ticket.events.append(event)
+        ticket.updated_at = now
+        return event
+    return _event(ticket, EventKind.ASSIGNED, staff, now, is_public=False, detail=detail)
+
+
+def change_status(
+    ticket: Ticket,
+    to: Status,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    expect_version: int | None = None,
+) -> TicketEvent:
+    """Move ``ticket`` along the state machine (``InvalidTransition`` otherwise)."""
+    check_version(ticket, expect_version)
+    event = transition(ticket, to, now=now, actor=Actor.STAFF)
+    event.staff_id = staff.id
+    return event
+
+
+def recategorise(
+    ticket: Ticket,
+    category: Category,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    expect_version: int | None = None,
+) -> TicketEvent | None:
+    check_version(ticket, expect_version)
+    if category is ticket.category:
+        return None
+    detail = {"from": ticket.category.value, "to": category.value}
+    ticket.category = category
+    return _event(ticket, EventKind.RECATEGORISED, staff, now, is_public=False, detail=detail)
+
+
+def set_severity(
+    ticket: Ticket,
+    severity: Severity,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    expect_version: int | None = None,
+) -> TicketEvent | None:
+    """The triaged severity; the reporter's own stays beside it, unchanged."""
+    check_version(ticket, expect_version)
+    if severity is ticket.severity:
+        return None
+    detail = {
+        "from": ticket.severity.value if ticket.severity else None,
+        "to": severity.value,
+        "reported": ticket.reporter_severity.value,
+    }
+    ticket.severity = severity
+    return _event(ticket, EventKind.SEVERITY_SET, staff, now, is_public=False, detail=detail)
+
+
+def add_note(ticket: Ticket, text: str, *, staff: StaffUser, now: datetime) -> TicketEvent:
+    """An internal note: staff only, never shown to the reporter. Notes never conflict, so
+    they take no version."""
+    return _event(ticket, EventKind.NOTE_ADDED, staff, now, is_public=False, body=text)
+
+
+def reply(
+    ticket: Ticket,
+    text: str,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    lost_link_url: UrlBuilder,
+    expect_version: int | None = None,
+    saved_reply_id: int | None = None,
+) -> TicketEvent:
+    """A public reply: on the tracking page, and e-mailed in the reporter's locale if they gave
+    an address and agreed to be contacted."""
+    check_version(ticket, expect_version)
+    if ticket.status in (Status.WITHDRAWN, Status.MERGED):
+        raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    detail = {"saved_reply_id": saved_reply_id} if saved_reply_id else None
+    event = _event(ticket, EventKind.REPLIED, staff, now, is_public=True, body=text, detail=detail)
+    _email_reporter(ticket, "reply", now=now, text=text, lost_link_url=lost_link_url())
+    return event
+
+
+def request_information(
+    ticket: Ticket,
+    question: str,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    lost_link_url: UrlBuilder,
+    expect_version: int | None = None,
+) -> TicketEvent:
+    """Ask the reporter a question and wait for them (status awaiting reporter). A new or
+    triaged ticket is first moved to investigating, as the state machine requires."""
+    check_version(ticket, expect_version)
+    if ticket.status not in OPEN_STATES or ticket.status is Status.AWAITING_REPORTER:
+        raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    if ticket.status is Status.NEW:
+        change_status(ticket, Status.TRIAGED, staff=staff, now=now)
+    if ticket.status is Status.TRIAGED:
+        change_status(ticket, Status.INVESTIGATING, staff=staff, now=now)
+    event = _event(
+        ticket, EventKind.INFORMATION_REQUESTED, staff, now, is_public=True, body=question
+    )
+    change_status(ticket, Status.AWAITING_REPORTER, staff=staff, now=now)
+    _email_reporter(
+        ticket, "information_requested", now=now, text=question, lost_link_url=lost_link_url()
+    )
+    return event
+
+
+def _email_reporter(ticket: Ticket, template: str, *, now: datetime, **context) -> None:
+    if ticket.contact_email and ticket.consent_contact:
+        queue_email(
+            to=ticket.contact_email,
+            template=template,
+            locale=ticket.locale,
+            now=now,
+            ticket=ticket,
+            reference=ticket.reference,
+            **context,
+        )
+
+
+def merge(
+    ticket: Ticket,
+    into: Ticket,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    lost_link_url: UrlBuilder,
+    expect_version: int | None = None,
+) -> TicketEvent:
+    """Merge ``ticket`` (a duplicate) into ``into``. The duplicate's reporter keeps their link:
+    their page says where the work continues, and they are told by e-mail."""
+    check_version(ticket, expect_version)
+    if into.id == ticket.id:
+        raise CaseworkRefused(CaseworkRefused.SAME_TICKET)
+    if into.status not in OPEN_STATES and into.status is not Status.APPEALED:
+        raise CaseworkRefused(CaseworkRefused.MERGE_TARGET)
+    if ticket.status not in OPEN_STATES:
+        raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    event = change_status(ticket, Status.MERGED, staff=staff, now=now)
+    event.detail = {"into": into.reference}
+    ticket.merged_into = into
+    ticket.assignee = None
+    _event(into, EventKind.MERGED, staff, now, is_public=False, detail={"from": ticket.reference})
+    _email_reporter(ticket, "merged", now=now, lost_link_url=lost_link_url())
+    return event
+
+
+def flag_serious_incident(
+    ticket: Ticket,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    expect_version: int | None = None,
+) -> TicketEvent:
+    check_version(ticket, expect_version)
+    if ticket.serious_incident_at is not None:
+        raise CaseworkRefused(CaseworkRefused.ALREADY_FLAGGED)
+    ticket.serious_incident_at = now
+    return _event(ticket, EventKind.SERIOUS_INCIDENT_FLAGGED, staff, now, is_public=False)
+
+
+def mark_spam(
+    ticket: Ticket,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    expect_version: int | None = None,
+) -> TicketEvent:
+    """Close an open ticket as spam: no reply, no e-mail, and out of statistics and exports."""
+    check_version(ticket, expect_version)
+    if ticket.status not in OPEN_STATES:
+        raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    ticket.is_spam = True
+    ticket.assignee = None
+    _event(ticket, EventKind.MARKED_SPAM, staff, now, is_public=False)
+    event = transition(ticket, Status.CLOSED, now=now, actor=Actor.STAFF, spam=True)
+    event.staff_id = staff.id
+    return event
+
+
+def related_tickets(
+    ticket: Ticket, *, now: datetime, visible_team_ids: set[int] | None
+) -> list[Ticket]:
+    """Merge candidates: open tickets about the same model version and category from the last
+    30 days, newest first, within what the viewer may see."""
+    if ticket.model_version_id is None:
+        return []
+    query = (
+        sa.select(Ticket)
+        .where(
+            Ticket.model_version_id == ticket.model_version_id,
+            Ticket.category == ticket.category,
+            Ticket.id != ticket.id,
+            Ticket.created_at >= now - RELATED_WINDOW,
+            Ticket.status.in_(OPEN_STATES | {Status.APPEALED}),
+        )
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(RELATED_LIMIT)
+    )
+    if visible_team_ids is not None:
+        query = query.where(Ticket.team_id.in_(visible_team_ids))
+    return list(db.session.scalars(query))
