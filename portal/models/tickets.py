@@ -1,6 +1,7 @@
 """Tickets (reports and disputes), their history, their evidence, and the e-mail outbox."""
 
 from datetime import date, datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -141,7 +142,7 @@ class Ticket(db.Model):
         back_populates="ticket", order_by="Attachment.id"
     )
 
-    __mapper_args__ = {"version_id_col": row_version}
+    __mapper_args__: ClassVar[dict] = {"version_id_col": row_version}
 
     @property
     def effective_severity(self) -> Severity:
