@@ -2,10 +2,13 @@
 
 from datetime import date
 
+import sqlalchemy as sa
+
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AIModel, Category, ModelVersion, ReporterRole, Severity, Team, TicketKind
 from portal.models.enums import Role
+from portal.models.routing import RoutingRule, StaffLanguage, TeamMembership
 from portal.services.accounts import create_user, hasher_from_config
 from portal.services.tickets import ReportSubmission, submit_report
 from portal.services.tokens import new_form_key
@@ -69,11 +72,41 @@ def make_ticket(app, *, form_key=None, now=None, **overrides):
 STAFF_PASSWORD = "correct horse battery staple"
 
 
-def make_staff(app, email="agent@example.org", roles=(Role.AGENT,)) -> int:
-    """A staff account with ``STAFF_PASSWORD``, committed (it is signed in to over HTTP next)."""
+def make_staff(
+    app,
+    email="agent@example.org",
+    roles=(Role.AGENT,),
+    *,
+    name="Ada Agent",
+    team_slugs=(),
+    languages=(),
+) -> int:
+    """A staff account with ``STAFF_PASSWORD``, committed (it is signed in to over HTTP next),
+    member of the teams named by slug and speaking ``languages`` (locale codes)."""
     with app.app_context():
         user = create_user(
-            email, "Ada Agent", STAFF_PASSWORD, roles, hasher=hasher_from_config(app.config)
+            email, name, STAFF_PASSWORD, roles, hasher=hasher_from_config(app.config)
         )
+        for slug in team_slugs:
+            team = db.session.scalar(sa.select(Team).where(Team.slug == slug))
+            db.session.add(TeamMembership(team=team, user=user))
+        db.session.add_all(StaffLanguage(user_id=user.id, locale=code) for code in languages)
         db.session.commit()
         return user.id
+
+
+def make_team(slug="second-line", name="Second line", **fields) -> Team:
+    """A team with no members. Flushes only."""
+    team = Team(slug=slug, name=name, **fields)
+    db.session.add(team)
+    db.session.flush()
+    return team
+
+
+def route_everything_to(team_slug="trust-safety") -> RoutingRule:
+    """A catch-all routing rule, so that new tickets land in that team. Flushes only."""
+    team = db.session.scalar(sa.select(Team).where(Team.slug == team_slug))
+    rule = RoutingRule(position=1000, name="Everything", team=team)
+    db.session.add(rule)
+    db.session.flush()
+    return rule
