@@ -1,7 +1,6 @@
 """Command-line tools, grouped by noun: ``flask models``, ``flask outbox``, ``flask demo``,
 ``flask audit``, ``flask users``."""
 
-import secrets
 from datetime import date
 
 import click
@@ -16,8 +15,11 @@ from portal.models import (
     Category,
     ModelVersion,
     RoutingRule,
+    SavedReply,
+    StaffLanguage,
     StaffUser,
     Team,
+    TeamMembership,
     VersionStatus,
 )
 from portal.models.enums import Actor, Role
@@ -27,6 +29,7 @@ from portal.services.accounts import (
     create_user,
     disable,
     find_user,
+    generate_password,
     hasher_from_config,
     normalise_email,
     set_password,
@@ -95,9 +98,11 @@ def send_outbox(limit):
     click.echo(f"sent {report.sent}, will retry {report.deferred}, gave up on {report.failed}")
 
 
+# Trust and Safety gives new reports to its members as they arrive; Model Quality picks them
+# from its queue.
 DEMO_TEAMS = [
-    ("trust-safety", "Trust and Safety", "Europe/Paris"),
-    ("model-quality", "Model Quality", "America/New_York"),
+    ("trust-safety", "Trust and Safety", "Europe/Paris", True),
+    ("model-quality", "Model Quality", "America/New_York", False),
 ]
 DEMO_MODELS = [
     (
@@ -129,6 +134,38 @@ DEMO_ROUTING_RULES = [
     ("Everything else", "model-quality", {}),
 ]
 DEMO_STAFF_EMAIL = "admin@redress.example"
+DEMO_STAFF_LANGUAGES = ["en", "fr"]
+# (team, locale, title, body): what agents start their replies from.
+DEMO_SAVED_REPLIES = [
+    (
+        "trust-safety",
+        "en",
+        "We are looking into it",
+        "Thank you for telling us. We are looking into what the model produced and will write "
+        "to you again when we know more.",
+    ),
+    (
+        "trust-safety",
+        "fr",
+        "Nous examinons votre signalement",
+        "Merci de nous avoir prévenus. Nous examinons ce que le modèle a produit et vous "
+        "écrirons de nouveau dès que nous en saurons plus.",
+    ),
+    (
+        "model-quality",
+        "en",
+        "Fixed in a later version",
+        "Thank you for your report. The behaviour you describe has been corrected in a later "
+        "version of the model.",
+    ),
+    (
+        "model-quality",
+        "fr",
+        "Corrigé dans une version ultérieure",
+        "Merci pour votre signalement. Le comportement que vous décrivez a été corrigé dans une "
+        "version ultérieure du modèle.",
+    ),
+]
 
 
 @demo_cli.command("load", help="Load demonstration data into an empty database.")
@@ -136,7 +173,10 @@ def load_demo():
     if db.session.scalar(sa.select(sa.func.count()).select_from(AIModel)):
         click.echo("The database already has data; demo data not loaded.")
         return
-    teams = {slug: Team(slug=slug, name=name, timezone=zone) for slug, name, zone in DEMO_TEAMS}
+    teams = {
+        slug: Team(slug=slug, name=name, timezone=zone, auto_assign=auto)
+        for slug, name, zone, auto in DEMO_TEAMS
+    }
     db.session.add_all(teams.values())
     models = {
         slug: AIModel(
@@ -155,13 +195,21 @@ def load_demo():
     for position, (name, team, condition) in enumerate(DEMO_ROUTING_RULES, start=1):
         conditions = {"model": models[condition["model"]]} if "model" in condition else condition
         db.session.add(RoutingRule(position=position, name=name, team=teams[team], **conditions))
-    password = _generated_password()
-    create_user(
+    db.session.add_all(
+        SavedReply(team=teams[team], locale=locale, title=title, body=body)
+        for team, locale, title, body in DEMO_SAVED_REPLIES
+    )
+    password = generate_password()
+    staff = create_user(
         DEMO_STAFF_EMAIL,
         "Demo administrator",
         password,
         [Role.ADMIN, Role.AGENT],
         hasher=hasher_from_config(current_app.config),
+    )
+    db.session.add_all(TeamMembership(team=team, user=staff) for team in teams.values())
+    db.session.add_all(
+        StaffLanguage(user_id=staff.id, locale=code) for code in DEMO_STAFF_LANGUAGES
     )
     db.session.commit()
     click.echo(
@@ -218,10 +266,6 @@ ROLE_OPTION = click.option(
 )
 
 
-def _generated_password() -> str:
-    return secrets.token_urlsafe(15)
-
-
 def _account(email: str) -> StaffUser:
     user = find_user(email)
     if user is None:
@@ -254,7 +298,7 @@ def _print_password_once(password: str) -> None:
 @click.option("--name", required=True, help="The name colleagues know them by.")
 @ROLE_OPTION
 def create_account(email, name, roles):
-    password = _generated_password()
+    password = generate_password()
     try:
         user = create_user(
             email,
@@ -271,20 +315,25 @@ def create_account(email, name, roles):
     _print_password_once(password)
 
 
-@users_cli.command("disable", help="Disable an account and end its sessions.")
+@users_cli.command(
+    "disable", help="Disable an account, end its sessions and return its open reports."
+)
 @click.argument("email")
 def disable_account(email):
     user = _account(email)
-    disable(user)
-    _audit_account_change("staff.account_disabled", user)
+    returned = disable(user, now=utcnow())
+    _audit_account_change("staff.account_disabled", user, tickets_returned=len(returned))
     db.session.commit()
-    click.echo(f"disabled {normalise_email(email)}; its sessions have ended")
+    click.echo(
+        f"disabled {normalise_email(email)}; its sessions have ended and "
+        f"{len(returned)} open report(s) went back to their teams' queues"
+    )
 
 
 @users_cli.command("reset-password", help="Give an account a new generated password.")
 @click.argument("email")
 def reset_password(email):
-    password = _generated_password()
+    password = generate_password()
     user = _account(email)
     set_password(user, password, hasher=hasher_from_config(current_app.config))
     _audit_account_change("staff.password_reset", user)

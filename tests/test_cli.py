@@ -3,8 +3,18 @@
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import AIModel, StaffUser, Team
+from portal.models import (
+    AIModel,
+    AuditEntry,
+    SavedReply,
+    StaffLanguage,
+    StaffUser,
+    Team,
+    TeamMembership,
+    Ticket,
+)
 from portal.services import totp
+from tests.factories import make_ticket
 
 
 def test_models_add_creates_a_model_with_versions_then_adds_more(app):
@@ -139,3 +149,55 @@ def test_a_lost_second_factor_is_removed_from_the_command_line(app):
         staff = db.session.scalar(sa.select(StaffUser))
         assert not staff.totp_enabled
         assert staff.get_id() != session_before
+
+
+def test_the_demo_gives_its_teams_members_languages_and_saved_replies(app):
+    app.test_cli_runner().invoke(args=["demo", "load"])
+
+    with app.app_context():
+        staff = db.session.scalar(sa.select(StaffUser))
+        memberships = db.session.scalars(
+            sa.select(Team.slug)
+            .join(TeamMembership, TeamMembership.team_id == Team.id)
+            .where(TeamMembership.user_id == staff.id)
+        )
+        languages = db.session.scalars(
+            sa.select(StaffLanguage.locale).where(StaffLanguage.user_id == staff.id)
+        )
+        replies = db.session.execute(
+            sa.select(Team.slug, SavedReply.locale).join(Team, SavedReply.team_id == Team.id)
+        ).all()
+        auto = {team.slug: team.auto_assign for team in db.session.scalars(sa.select(Team))}
+
+        assert sorted(memberships) == ["model-quality", "trust-safety"]
+        assert sorted(languages) == ["en", "fr"]
+        assert sorted(set(replies)) == [
+            ("model-quality", "en"),
+            ("model-quality", "fr"),
+            ("trust-safety", "en"),
+            ("trust-safety", "fr"),
+        ]
+        assert auto == {"trust-safety": True, "model-quality": False}
+
+
+def test_disabling_an_account_at_the_console_returns_its_open_reports(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo", "load"])
+    with app.app_context():
+        # Trust and Safety assigns automatically, to the demo account.
+        ticket, _ = make_ticket(app, category="self_harm")
+        db.session.commit()
+        assert ticket.assignee is not None
+
+    result = runner.invoke(args=["users", "disable", "admin@redress.example"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 open report(s) went back" in result.output
+    with app.app_context():
+        ticket = db.session.scalar(sa.select(Ticket))
+        assert ticket.assignee_id is None
+        assert ticket.events[-1].detail["reason"] == "account_disabled"
+        entry = db.session.scalar(
+            sa.select(AuditEntry).where(AuditEntry.action == "staff.account_disabled")
+        )
+        assert entry.payload == '{"tickets_returned":1}'

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.models import AIModel, EventKind, RoutingRule, Team
 from portal.models.enums import Category, Severity, TicketKind
+from portal.services import routing
 from tests.factories import make_ticket
 
 
@@ -95,3 +96,49 @@ def test_the_demo_rules_send_each_report_to_its_team(app):
     assert routed(app, category="self_harm")[0] == "trust-safety"
     assert routed(app, model_id=models["aurora-chat"])[0] == "trust-safety"
     assert routed(app, model_id=models["quill-writer"])[0] == "model-quality"
+
+
+def positions(app) -> list[tuple[str, int]]:
+    with app.app_context():
+        return db.session.execute(
+            sa.select(RoutingRule.name, RoutingRule.position).order_by(RoutingRule.position)
+        ).all()
+
+
+def test_a_new_rule_goes_just_above_the_default_rule_so_that_it_can_match(app, teams):
+    with app.app_context():
+        db.session.add(
+            RoutingRule(
+                position=40,
+                name="After the default",
+                team=db.session.scalar(sa.select(Team).where(Team.slug == "quality")),
+            )
+        )
+        db.session.commit()
+        safety = db.session.scalar(sa.select(Team).where(Team.slug == "safety"))
+        routing.create_rule(
+            name="Bias",
+            team=safety,
+            is_active=True,
+            conditions=routing.RuleConditions(category=Category.BIAS),
+        )
+        db.session.commit()
+
+    assert [name for name, _ in positions(app)] == [
+        "Self-harm",
+        "Quill",
+        "Switched off",
+        "Bias",
+        "Everything else",
+        "After the default",
+    ]
+    assert routed(app, category="bias")[0] == "safety"
+
+
+def test_two_rules_swap_places_without_ever_sharing_a_position(app, teams):
+    with app.app_context():
+        rules = routing.all_rules()
+        routing.swap_positions(rules[0], rules[1])
+        db.session.commit()
+
+    assert positions(app)[:2] == [("Quill", 10), ("Self-harm", 20)]

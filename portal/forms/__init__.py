@@ -3,8 +3,10 @@
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 def enum_choices(enum_class) -> list[SelectChoice]:
@@ -14,6 +16,13 @@ def enum_choices(enum_class) -> list[SelectChoice]:
 def strip_nul(value):
     """Drop NUL characters: PostgreSQL refuses them in text, and no person types one."""
     return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as checkboxes (rendered by the ``checkboxes`` macro)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class PortalForm(FlaskForm):

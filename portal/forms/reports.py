@@ -14,27 +14,20 @@ from wtforms import (
     MultipleFileField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.clock import utcnow
-from portal.forms import MaxChars, PortalForm, enum_choices
+from portal.forms import MaxChars, MultiCheckboxField, PortalForm, enum_choices
 from portal.i18n import valid_timezone
 from portal.models import Category, ReporterRole, Severity, TicketKind
 from portal.models.tickets import DESCRIPTION_MAX_CHARS, OUTPUT_MAX_CHARS, SHORT_TEXT_MAX_CHARS
 
 NOT_LISTED = "not_listed"
 YES, NO = "yes", "no"
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class ReportForm(PortalForm):

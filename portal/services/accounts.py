@@ -15,10 +15,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from werkzeug.security import check_password_hash
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.enums import Actor, Role
 from portal.models.registry import StaffRole, StaffUser
+from portal.models.tickets import Ticket
 from portal.services import audit
+from portal.services.assignment import ACCOUNT_DISABLED, release_tickets
 from portal.services.errors import DomainError
 
 MIN_PASSWORD_LENGTH = 12
@@ -50,6 +53,12 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
 
 def normalise_email(email: str) -> str:
     return email.strip().casefold()
+
+
+def generate_password() -> str:
+    """A password for a new account or a reset: 20 URL-safe characters from the OS's random
+    source, shown once to whoever hands it over."""
+    return secrets.token_urlsafe(15)
 
 
 def check_password_policy(password: str) -> None:
@@ -128,9 +137,18 @@ def set_password(user: StaffUser, password: str, *, hasher: PasswordHasher) -> N
     end_sessions(user)
 
 
-def disable(user: StaffUser) -> None:
+def disable(user: StaffUser, *, now: datetime | None = None) -> list[Ticket]:
+    """Stop the account signing in, end its sessions, and hand its open tickets back to their
+    teams' queues (an ASSIGNED event each, from the system). Returns those tickets; the caller
+    commits. ``now`` defaults to the clock's."""
     user.is_active = False
     end_sessions(user)
+    return release_tickets(user, now=now or utcnow(), reason=ACCOUNT_DISABLED)
+
+
+def enable(user: StaffUser) -> None:
+    """Let a disabled account sign in again (with a fresh sign-in: old sessions stay ended)."""
+    user.is_active = True
 
 
 def load_session_user(session_user_id: str) -> StaffUser | None:

@@ -1,0 +1,85 @@
+"""Who works on a ticket when nobody chose: auto-assignment on arrival, and tickets handed back
+to their team's queue when the person holding them leaves it (or is disabled).
+
+Both record an ASSIGNED event from the system through ``casework.assign``, with a reason code
+the history explains: ``auto``, ``account_disabled`` or ``left_team``.
+"""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.models import Role, StaffRole, StaffUser, Status, Ticket, TicketEvent
+from portal.models.routing import StaffLanguage, TeamMembership
+from portal.services.casework import assign
+from portal.services.status import OPEN_STATES
+
+# Tickets someone is still working on: what counts towards a workload, and what goes back to
+# the queue when the person holding them cannot carry on.
+WORKING_STATES = OPEN_STATES | {Status.APPEALED}
+# Who takes new tickets automatically; administrators and others only by hand.
+ASSIGNABLE_ROLES = frozenset({Role.AGENT, Role.OWNER})
+
+AUTO = "auto"
+ACCOUNT_DISABLED = "account_disabled"
+LEFT_TEAM = "left_team"
+
+
+def least_busy_speaker(team_id: int, locale: str) -> StaffUser | None:
+    """The active agent or owner of the team who speaks ``locale`` and holds the fewest working
+    tickets (lowest id on a tie), or None when nobody in the team speaks it."""
+    workload = (
+        sa.select(sa.func.count(Ticket.id))
+        .where(Ticket.assignee_id == StaffUser.id, Ticket.status.in_(WORKING_STATES))
+        .correlate(StaffUser)
+        .scalar_subquery()
+    )
+    return db.session.scalar(
+        sa.select(StaffUser)
+        .join(
+            TeamMembership,
+            sa.and_(TeamMembership.user_id == StaffUser.id, TeamMembership.team_id == team_id),
+        )
+        .join(
+            StaffLanguage,
+            sa.and_(StaffLanguage.user_id == StaffUser.id, StaffLanguage.locale == locale),
+        )
+        .where(
+            StaffUser.is_active.is_(True),
+            sa.exists().where(
+                StaffRole.user_id == StaffUser.id, StaffRole.role.in_(ASSIGNABLE_ROLES)
+            ),
+        )
+        .order_by(workload, StaffUser.id)
+        .limit(1)
+    )
+
+
+def auto_assign(ticket: Ticket, *, now: datetime) -> TicketEvent | None:
+    """If the ticket's team assigns automatically, give the ticket to its least busy member who
+    speaks the ticket's language; with no such member it waits in the team's queue. Works on a
+    ticket not flushed yet (as routing leaves it). Returns the event, or None."""
+    team = ticket.team
+    if team is None or not team.auto_assign:
+        return None
+    member = least_busy_speaker(team.id, ticket.locale)
+    if member is None:
+        return None
+    return assign(ticket, member, staff=None, now=now, reason=AUTO)
+
+
+def release_tickets(
+    user: StaffUser, *, now: datetime, reason: str, team_id: int | None = None
+) -> list[Ticket]:
+    """Hand ``user``'s working tickets (only those of ``team_id`` when given) back to their
+    teams' queues, each with an ASSIGNED event from the system. Returns them; flushes nothing."""
+    query = sa.select(Ticket).where(
+        Ticket.assignee_id == user.id, Ticket.status.in_(WORKING_STATES)
+    )
+    if team_id is not None:
+        query = query.where(Ticket.team_id == team_id)
+    tickets = list(db.session.scalars(query.order_by(Ticket.id)))
+    for ticket in tickets:
+        assign(ticket, None, staff=None, now=now, reason=reason)
+    return tickets
