@@ -16,8 +16,10 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.models import (
     Actor,
+    Attachment,
     Category,
     EventKind,
+    SavedReply,
     Severity,
     StaffUser,
     Status,
@@ -25,9 +27,10 @@ from portal.models import (
     TicketEvent,
 )
 from portal.models.routing import TeamMembership
+from portal.services import audit
 from portal.services.errors import CaseworkRefused, StaleTicket
 from portal.services.outbox import queue_email
-from portal.services.status import OPEN_STATES, transition
+from portal.services.status import ALLOWED_TRANSITIONS, OPEN_STATES, can_transition, transition
 
 # How far back "related tickets" (merge candidates) reach.
 RELATED_WINDOW = timedelta(days=30)
@@ -35,6 +38,21 @@ RELATED_LIMIT = 10
 
 # Builds the absolute URL of the page where a reporter recovers their link.
 UrlBuilder = Callable[[], str]
+
+# Moves the status form never offers, because each has a way of its own: merged (the merge
+# action), awaiting the reporter (asking them a question, which they are told about), withdrawn
+# and appealed (the reporter's own moves), decided and closed (a decision carries a statement of
+# reasons, which the decision action will ask for; closing follows a decision).
+NOT_ON_THE_STATUS_FORM = frozenset(
+    {
+        Status.MERGED,
+        Status.AWAITING_REPORTER,
+        Status.WITHDRAWN,
+        Status.APPEALED,
+        Status.DECIDED,
+        Status.CLOSED,
+    }
+)
 
 
 def check_version(ticket: Ticket, expect_version: int | None) -> None:
@@ -111,6 +129,17 @@ def change_status(
     return event
 
 
+def status_choices(ticket: Ticket, now: datetime) -> list[Status]:
+    """The statuses staff may move ``ticket`` to from the status form, in the enum's order."""
+    return [
+        status
+        for status in Status
+        if status in ALLOWED_TRANSITIONS[ticket.status]
+        and status not in NOT_ON_THE_STATUS_FORM
+        and can_transition(ticket, status, now)
+    ]
+
+
 def recategorise(
     ticket: Ticket,
     category: Category,
@@ -146,6 +175,24 @@ def set_severity(
     }
     ticket.severity = severity
     return _event(ticket, EventKind.SEVERITY_SET, staff, now, is_public=False, detail=detail)
+
+
+def classify(
+    ticket: Ticket,
+    *,
+    category: Category,
+    severity: Severity | None,
+    staff: StaffUser,
+    now: datetime,
+    expect_version: int | None = None,
+) -> list[TicketEvent]:
+    """Re-categorise and set the triaged severity in one go, with one event for each that
+    changed (none if nothing did). ``severity`` None leaves the severity as it is."""
+    check_version(ticket, expect_version)
+    events = [recategorise(ticket, category, staff=staff, now=now)]
+    if severity is not None:
+        events.append(set_severity(ticket, severity, staff=staff, now=now))
+    return [event for event in events if event is not None]
 
 
 def add_note(ticket: Ticket, text: str, *, staff: StaffUser, now: datetime) -> TicketEvent:
@@ -203,8 +250,13 @@ def request_information(
     return event
 
 
+def will_email_reporter(ticket: Ticket) -> bool:
+    """Whether replies and questions also go to the reporter by e-mail (else only their page)."""
+    return bool(ticket.contact_email and ticket.consent_contact)
+
+
 def _email_reporter(ticket: Ticket, template: str, *, now: datetime, **context) -> None:
-    if ticket.contact_email and ticket.consent_contact:
+    if will_email_reporter(ticket):
         queue_email(
             to=ticket.contact_email,
             template=template,
@@ -298,3 +350,40 @@ def related_tickets(
     if visible_team_ids is not None:
         query = query.where(Ticket.team_id.in_(visible_team_ids))
     return list(db.session.scalars(query))
+
+
+def saved_replies_for(ticket: Ticket) -> list[SavedReply]:
+    """The saved replies an agent may start from: the ticket's team's, in the reporter's
+    language, by title."""
+    if ticket.team_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(SavedReply)
+            .where(SavedReply.team_id == ticket.team_id, SavedReply.locale == ticket.locale)
+            .order_by(SavedReply.title, SavedReply.id)
+        )
+    )
+
+
+def record_download(
+    ticket: Ticket,
+    attachment: Attachment,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    secret_key: str,
+    preview: bool = False,
+) -> None:
+    """Note in the audit log that ``staff`` fetched one of the ticket's evidence files (to
+    download it, or as the preview on the case page). The caller commits."""
+    audit.append(
+        actor_type=Actor.STAFF,
+        actor_id=f"staff:{staff.id}",
+        action="attachment.downloaded",
+        object_type="ticket",
+        object_id=ticket.reference,
+        payload={"attachment_id": attachment.id, "preview": preview},
+        now=now,
+        secret_key=secret_key,
+    )
