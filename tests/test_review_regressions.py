@@ -31,13 +31,13 @@ def test_nul_characters_do_not_give_an_account_a_fresh_sign_in_allowance(throttl
 def test_gaining_a_role_ends_the_accounts_sessions(app, client):
     user_id = make_staff(app)
     sign_in(client)
-    assert client.get("/staff/").status_code == 200
+    assert client.get("/staff/queue").status_code == 200
 
     with app.app_context():
         set_roles(db.session.get(StaffUser, user_id), [Role.AGENT, Role.ADMIN])
         db.session.commit()
 
-    assert client.get("/staff/").status_code == 302
+    assert client.get("/staff/queue").status_code == 302
 
 
 def test_an_account_from_before_argon2_signs_in_and_is_upgraded(app, client):
@@ -55,7 +55,7 @@ def test_staff_pages_are_never_cached(app, client):
     make_staff(app)
     sign_in(client)
 
-    assert client.get("/staff/").headers["Cache-Control"] == "no-store"
+    assert client.get("/staff/queue").headers["Cache-Control"] == "no-store"
 
 
 def test_a_rolled_back_savepoint_does_not_lose_the_outer_events_audit_entries(app):

@@ -11,7 +11,7 @@ from portal.models.enums import Role
 from portal.models.registry import StaffUser
 from portal.services.accounts import disable
 from tests.conftest import CSRF_PATTERN, hidden_value
-from tests.factories import make_staff, make_ticket
+from tests.factories import make_staff, make_ticket, route_everything_to
 from tests.signing_in import PASSWORD, sign_in, sign_out
 
 REFUSED = "The e-mail address or password is not right"
@@ -33,17 +33,18 @@ def test_the_workspace_asks_for_sign_in_and_returns_there_afterwards(app, client
     assert signed_in.headers["Location"] == "/staff/"
 
 
-def test_a_signed_in_agent_sees_the_newest_reports(app, client):
-    make_staff(app)
+def test_a_signed_in_agent_lands_on_their_teams_queue(app, client, registry):
+    make_staff(app, team_slugs=("trust-safety",))
     with app.app_context():
+        route_everything_to("trust-safety")
         ticket, _ = make_ticket(app)
         db.session.commit()
         reference = ticket.reference
 
     sign_in(client)
-    page = client.get("/staff/").get_data(as_text=True)
+    page = client.get("/staff/", follow_redirects=True).get_data(as_text=True)
 
-    assert "Newest reports" in page
+    assert '<h1 class="heading-xl">Queue</h1>' in page
     assert reference in page
     assert "Signed in as Ada Agent" in page
 
@@ -66,7 +67,7 @@ def test_every_refused_sign_in_looks_the_same(app, client, case):
     assert without_tokens(response.get_data(as_text=True)) == without_tokens(
         reference.get_data(as_text=True)
     ).replace('value="agent@example.org"', f'value="{email}"')
-    assert client.get("/staff/").status_code == 302
+    assert client.get("/staff/queue").status_code == 302
 
 
 def test_staff_without_casework_roles_cannot_open_the_workspace(app, client):
@@ -74,7 +75,7 @@ def test_staff_without_casework_roles_cannot_open_the_workspace(app, client):
 
     sign_in(client, email="analyst@example.org")
 
-    assert client.get("/staff/").status_code == 403
+    assert client.get("/staff/queue").status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -97,8 +98,8 @@ def test_a_cookie_copied_before_sign_out_does_not_work_after_it(app, client):
     thief = app.test_client()
     thief.set_cookie("session", copied, domain="redress.test")
 
-    assert thief.get("/staff/").status_code == 302
-    assert client.get("/staff/").status_code == 302
+    assert thief.get("/staff/queue").status_code == 302
+    assert client.get("/staff/queue").status_code == 302
 
 
 def test_signing_out_on_one_device_signs_out_the_others(app):
@@ -109,7 +110,7 @@ def test_signing_out_on_one_device_signs_out_the_others(app):
 
     sign_out(laptop)
 
-    assert phone.get("/staff/").status_code == 302
+    assert phone.get("/staff/queue").status_code == 302
 
 
 def test_sign_out_needs_the_pages_token(app, client):
@@ -120,7 +121,7 @@ def test_sign_out_needs_the_pages_token(app, client):
 
     assert forged.status_code == 400
     assert '<html lang="fr"' in forged.get_data(as_text=True)
-    assert client.get("/staff/").status_code == 200
+    assert client.get("/staff/queue").status_code == 200
 
 
 def test_guessing_one_accounts_password_is_throttled_from_any_address(throttled_sign_in, app):
@@ -191,7 +192,7 @@ def test_a_session_left_idle_for_an_hour_ends(app, client):
 
     age_staff_session(client, since_minutes=90, seen_minutes=61)
 
-    assert client.get("/staff/").status_code == 302
+    assert client.get("/staff/queue").status_code == 302
 
 
 def test_a_session_ends_twelve_hours_after_signing_in_however_busy(app, client):
@@ -200,7 +201,7 @@ def test_a_session_ends_twelve_hours_after_signing_in_however_busy(app, client):
 
     age_staff_session(client, since_minutes=12 * 60 + 1, seen_minutes=1)
 
-    assert client.get("/staff/").status_code == 302
+    assert client.get("/staff/queue").status_code == 302
 
 
 def test_a_busy_session_stays_open_and_its_idle_clock_restarts(app, client):
@@ -208,7 +209,7 @@ def test_a_busy_session_stays_open_and_its_idle_clock_restarts(app, client):
     sign_in(client)
     age_staff_session(client, since_minutes=120, seen_minutes=50)
 
-    assert client.get("/staff/").status_code == 200
+    assert client.get("/staff/queue").status_code == 200
     with client.session_transaction() as session:
         seen_minutes_ago = (datetime.now(UTC).timestamp() - session["staff_session"]["seen"]) / 60
     assert seen_minutes_ago < 1

@@ -85,7 +85,7 @@ def audit_actions(app) -> list[tuple[str, str]]:
 
 
 def signed_in(client) -> bool:
-    return client.get("/staff/").status_code == 200
+    return client.get("/staff/queue").status_code == 200
 
 
 # -- an administrator's first sign-in -----------------------------------------------------------
@@ -151,7 +151,7 @@ def test_an_admin_cannot_skip_the_set_up_to_reach_the_workspace(app, client):
     make_staff(app, email=ADMIN_EMAIL, roles=(Role.ADMIN,))
 
     sign_in(client, email=ADMIN_EMAIL)
-    workspace = client.get("/staff/")
+    workspace = client.get("/staff/queue")
 
     assert workspace.status_code == 302
     assert workspace.headers["Location"].startswith("/auth/sign-in")
