@@ -52,9 +52,37 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "auth.two_step_verification": Audience.STAFF,
     # The queue (portal/views/staff.py).
     "staff.home": CASEWORK,
+    "staff.queue": CASEWORK,
+    "staff.bulk_action": CASEWORK,
     "staff.audit_log": AUDIT_READERS,
     # The case page and its actions (portal/views/cases.py); each view also checks the team.
+    "cases.show": CASEWORK,
+    "cases.download": CASEWORK,
+    "cases.assign": CASEWORK,
+    "cases.change_status": CASEWORK,
+    "cases.classify": CASEWORK,
+    "cases.reply": CASEWORK,
+    "cases.request_information": CASEWORK,
+    "cases.add_note": CASEWORK,
+    "cases.merge": CASEWORK,
+    "cases.flag_serious_incident": CASEWORK,
     # Administration (portal/views/admin.py); owners are narrowed to their teams in the views.
+    "admin.index": TEAM_MANAGERS,
+    "admin.staff_list": ADMINS,
+    "admin.new_staff": ADMINS,
+    "admin.edit_staff": ADMINS,
+    "admin.teams": TEAM_MANAGERS,
+    "admin.new_team": ADMINS,
+    "admin.edit_team": TEAM_MANAGERS,
+    "admin.routing_rules": TEAM_MANAGERS,
+    "admin.new_rule": TEAM_MANAGERS,
+    "admin.edit_rule": TEAM_MANAGERS,
+    "admin.move_rule": TEAM_MANAGERS,
+    "admin.delete_rule": TEAM_MANAGERS,
+    "admin.saved_replies": TEAM_MANAGERS,
+    "admin.new_saved_reply": TEAM_MANAGERS,
+    "admin.edit_saved_reply": TEAM_MANAGERS,
+    "admin.delete_saved_reply": TEAM_MANAGERS,
 }
 
 

@@ -6,6 +6,7 @@ is loaded per test rather than once, because other tests in the same worker empt
 after themselves, and their ``registry`` fixture expects to find the tables empty.
 """
 
+import io
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -13,15 +14,22 @@ from pathlib import Path
 
 import pyotp
 import pytest
+import sqlalchemy as sa
+from PIL import Image
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from portal import create_app
+from portal.clock import utcnow
 from portal.extensions import db
+from portal.models import ModelVersion, SavedReply, Team
 from portal.models.enums import Role
+from portal.models.routing import TeamMembership
 from portal.services.accounts import create_user, hasher_from_config
+from portal.services.attachments import store_evidence
+from portal.services.tickets import add_information
 from tests.conftest import base_config, empty_all_tables, skip_or_fail
-from tests.factories import make_registry
+from tests.factories import make_registry, make_ticket, route_everything_to
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -92,10 +100,47 @@ def live_server(live_app):
     server.server_close()
 
 
+def tiny_png() -> bytes:
+    image = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(image, format="PNG")
+    return image.getvalue()
+
+
+def load_casework(app) -> None:
+    """Reports for the staff pages: every new report goes to Trust and Safety, where the agent
+    works; two related reports (one from a French speaker, with an image), a saved reply."""
+    route_everything_to("trust-safety")
+    version = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.version == "3.0"))
+    about_aurora = {"model_id": version.model_id, "model_version_id": version.id}
+    first, _token = make_ticket(
+        app,
+        locale="fr",
+        contact_email="reporter@example.org",
+        consent_contact=True,
+        description="Il m'a conseillé de mélanger de la Javel et de l'ammoniaque.",
+        **about_aurora,
+    )
+    evidence = store_evidence(
+        io.BytesIO(tiny_png()), "screenshot.png", Path(app.config["PORTAL_UPLOAD_DIR"])
+    )
+    add_information(first, text="A screenshot of the answer.", files=[evidence], now=utcnow())
+    make_ticket(app, **about_aurora)
+    make_ticket(app, category="privacy", reporter_severity="critical")
+    team = db.session.scalar(sa.select(Team).where(Team.slug == "trust-safety"))
+    db.session.add(
+        SavedReply(
+            team=team,
+            locale="fr",
+            title="Accusé de réception",
+            body="Merci pour votre signalement : nous l'examinons.",
+        )
+    )
+
+
 @pytest.fixture
 def demo_registry(live_app):
-    """The demo models, an agent's account and an administrator's, for the duration of one test;
-    every table is emptied afterwards."""
+    """The demo models, an agent's account and an administrator's, and reports for the staff
+    pages, for the duration of one test; every table is emptied afterwards."""
     with live_app.app_context():
         empty_all_tables()
         make_registry()
@@ -103,9 +148,12 @@ def demo_registry(live_app):
             (STAFF_EMAIL, "Ada Agent", [Role.AGENT]),
             (ADMIN_EMAIL, "Ali Admin", [Role.ADMIN]),
         ):
-            create_user(
+            user = create_user(
                 email, name, STAFF_PASSWORD, roles, hasher=hasher_from_config(live_app.config)
             )
+            team = db.session.scalar(sa.select(Team).where(Team.slug == "trust-safety"))
+            db.session.add(TeamMembership(team=team, user=user))
+        load_casework(live_app)
         db.session.commit()
         db.session.remove()
     yield
@@ -264,7 +312,8 @@ def tour_staff(page: Page) -> Iterator[str]:
     submit_form(page)
     yield "sign-in-error"
     sign_in_as(page, STAFF_EMAIL)
-    yield "staff-home"
+    page.wait_for_url("**/staff/queue")
+    yield "queue"
     page.goto("/auth/two-step-verification")
     yield "two-step-verification"
     sign_out(page)
@@ -276,13 +325,79 @@ def tour_staff(page: Page) -> Iterator[str]:
     secret = page.locator(".two-step__key").inner_text().replace(" ", "")
     page.fill("#code", pyotp.TOTP(secret).now())
     submit_form(page)
-    page.wait_for_url("**/staff/")
+    page.wait_for_url("**/staff/queue")
     sign_out(page)
     sign_in_as(page, ADMIN_EMAIL)  # later sign-ins ask for a code
     page.wait_for_url("**/auth/code")
     yield "two-step-code"
     submit_form(page)  # no code
     yield "two-step-code-error"
+
+
+def submit_form_of(page: Page, button_text: str) -> None:
+    """Press the submit button with this text (the case page has one form per action)."""
+    with page.expect_navigation():
+        page.locator("main form button[type='submit']", has_text=button_text).first.click()
+
+
+def tour_casework(page: Page) -> Iterator[str]:
+    """An agent's queue and case pages, with reports in them."""
+    page.goto("/staff/queue")
+    sign_in_as(page, STAFF_EMAIL)
+    page.wait_for_url("**/staff/queue")
+    page.goto("/staff/queue?sort=severity&status=any")
+    yield "queue-by-severity"
+    page.goto("/staff/queue?q=words-no-report-contains")
+    yield "queue-no-match"
+    page.goto("/staff/queue")
+    with page.expect_navigation():
+        page.locator("main table tbody a").last.click()  # the oldest: the French report
+    yield "case"
+    page.locator(".case-preview__toggle").first.check()
+    yield "case-image-revealed"
+    page.goto(page.url.split("#")[0] + "?saved_reply=1#reply-heading")
+    yield "case-saved-reply"
+    page.fill("#reply", "")
+    page.locator("form[action$='/reply'] button[type='submit']").click()
+    page.wait_for_load_state()
+    yield "case-reply-error"
+
+
+def enrol_admin(page: Page) -> None:
+    """Sign the administrator in for the first time, setting up their authenticator app."""
+    sign_in_as(page, ADMIN_EMAIL)
+    page.wait_for_url("**/auth/set-up-two-step")
+    secret = page.locator(".two-step__key").inner_text().replace(" ", "")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    submit_form(page)
+
+
+def tour_administration(page: Page) -> Iterator[str]:
+    page.goto("/staff/admin/")
+    enrol_admin(page)
+    page.wait_for_url("**/staff/admin/")
+    yield "administration"
+    page.goto("/staff/admin/staff")
+    yield "staff-list"
+    page.goto("/staff/admin/staff/new")
+    yield "new-staff"
+    submit_form(page)
+    yield "new-staff-error"
+    page.goto("/staff/admin/teams")
+    yield "teams"
+    page.locator("main table a").first.click()
+    page.wait_for_load_state()
+    yield "team"
+    page.goto("/staff/admin/routing")
+    yield "routing-rules"
+    page.goto("/staff/admin/routing/new")
+    yield "new-routing-rule"
+    submit_form(page)
+    yield "new-routing-rule-error"
+    page.goto("/staff/admin/teams")
+    page.locator("main a[href$='/replies']").first.click()
+    page.wait_for_load_state()
+    yield "saved-replies"
 
 
 # Every page a reporter or a member of staff can meet, in walks through the site. Each walk
@@ -296,4 +411,6 @@ TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
     "output-dispute": tour_output_dispute,
     "lost-link": tour_lost_link,
     "staff": tour_staff,
+    "casework": tour_casework,
+    "administration": tour_administration,
 }
