@@ -2,6 +2,7 @@
 
 from flask_babel import format_number
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
@@ -11,6 +12,15 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 def enum_choices(enum_class) -> list[SelectChoice]:
     return [SelectChoice(member.value, member.label) for member in enum_class]
+
+
+# The value of an "Any" choice: a filter or a rule's condition that is not set.
+ANY = ""
+
+
+def any_or(choices: list[SelectChoice]) -> list[SelectChoice]:
+    """``choices`` after an "Any" choice, for a filter or an optional condition."""
+    return [SelectChoice(ANY, _l("Any")), *choices]
 
 
 def strip_nul(value):

@@ -11,19 +11,13 @@ from wtforms import BooleanField, EmailField, RadioField, SelectField, StringFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Regexp, ValidationError
 
-from portal.forms import MaxChars, MultiCheckboxField, PortalForm, enum_choices
+from portal.forms import MaxChars, MultiCheckboxField, PortalForm, any_or, enum_choices
 from portal.i18n import timezone_names, valid_timezone
 from portal.models import Category, Role, Severity, TicketKind
 from portal.models.casework import SAVED_REPLY_MAX_CHARS
 from portal.services.routing import DOWN, UP
 
-ANY = ""
 ACTIVE, DISABLED = "active", "disabled"
-
-
-def any_or(choices: list[SelectChoice]) -> list[SelectChoice]:
-    """``choices`` after an "Any" choice (the empty value), for a rule's optional condition."""
-    return [SelectChoice(ANY, _l("Any")), *choices]
 
 
 class StaffForm(PortalForm):

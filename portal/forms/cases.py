@@ -54,7 +54,9 @@ class StatusForm(CaseForm):
 
     def __init__(self, *args, statuses: list[Status] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.status.choices = [SelectChoice(status.value, status.label) for status in statuses]
+        self.status.choices = [
+            SelectChoice(status.value, status.staff_label) for status in statuses
+        ]
 
 
 class ClassifyForm(CaseForm):

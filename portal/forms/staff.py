@@ -9,7 +9,7 @@ from wtforms import DateField, Field, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from portal.forms import MaxChars, PortalForm, enum_choices
+from portal.forms import ANY, MaxChars, PortalForm, any_or, enum_choices
 from portal.models import AIModel, Category, Severity, StaffUser, Status, Team, TicketKind
 from portal.models.tickets import SEVERITY_PRIORITY
 from portal.services.queue import (
@@ -40,15 +40,10 @@ class AuditFilterForm(PortalForm):
     until = DateField(_l("Until (optional)"), validators=[Optional()])
 
 
-ANY = ""
 # The assignee filter's and the bulk assignment's two choices that are not a person.
 ME, UNASSIGNED = "me", "unassigned"
 # The status filter's two choices that are not one status.
 OPEN, ANY_STATUS = "open", "any"
-
-
-def _any_or(choices: list[SelectChoice]) -> list[SelectChoice]:
-    return [SelectChoice(ANY, _l("Any")), *choices]
 
 
 class ListChoiceField(SelectField):
@@ -83,16 +78,16 @@ class QueueFilterForm(PortalForm):
     team = ListChoiceField(_l("Team"), default=ANY)
     assignee = ListChoiceField(_l("Assigned to"), default=ANY)
     kind = ListChoiceField(
-        _l("Kind of report"), choices=_any_or(enum_choices(TicketKind)), default=ANY
+        _l("Kind of report"), choices=any_or(enum_choices(TicketKind)), default=ANY
     )
     category = ListChoiceField(
-        _l("Kind of problem"), choices=_any_or(enum_choices(Category)), default=ANY
+        _l("Kind of problem"), choices=any_or(enum_choices(Category)), default=ANY
     )
     model = ListChoiceField(_l("Model"), default=ANY)
     version = ListChoiceField(_l("Model version"), default=ANY)
     language = ListChoiceField(_l("Language of the report"), default=ANY)
     severity = ListChoiceField(
-        _l("How serious"), choices=_any_or(enum_choices(Severity)), default=ANY
+        _l("How serious"), choices=any_or(enum_choices(Severity)), default=ANY
     )
     sort = ListChoiceField(_l("Order"), choices=enum_choices(QueueSort), default=QueueSort.NEWEST)
 
@@ -115,7 +110,7 @@ class QueueFilterForm(PortalForm):
         self.status.choices = [
             SelectChoice(OPEN, _l("Open: not yet decided, or appealed")),
             SelectChoice(ANY_STATUS, _l("Any status")),
-            *enum_choices(Status),
+            *(SelectChoice(status.value, status.staff_label) for status in Status),
         ]
 
     def offer(
@@ -127,25 +122,25 @@ class QueueFilterForm(PortalForm):
         languages: list[tuple[str, str]],
     ) -> None:
         """The choices that depend on who is looking: their teams and their teams' members."""
-        self.team.choices = _any_or([SelectChoice(str(team.id), team.name) for team in teams])
-        self.assignee.choices = _any_or(
+        self.team.choices = any_or([SelectChoice(str(team.id), team.name) for team in teams])
+        self.assignee.choices = any_or(
             [
                 SelectChoice(ME, _l("Me")),
                 SelectChoice(UNASSIGNED, _l("Nobody: waiting in the team's queue")),
                 *staff_choices(members),
             ]
         )
-        self.model.choices = _any_or(
+        self.model.choices = any_or(
             [SelectChoice(str(model.id), model.display_name) for model in models]
         )
-        self.version.choices = _any_or(
+        self.version.choices = any_or(
             [
                 SelectChoice(str(version.id), version.version, optgroup=model.display_name)
                 for model in models
                 for version in model.versions
             ]
         )
-        self.language.choices = _any_or([SelectChoice(code, name) for code, name in languages])
+        self.language.choices = any_or([SelectChoice(code, name) for code, name in languages])
 
     @property
     def active_filters(self) -> int:
@@ -232,7 +227,7 @@ class BulkActionForm(PortalForm):
                 for choice in staff_choices(members)
             ),
             *(
-                SelectChoice(self.STATUS_PREFIX + value.value, value.label, optgroup=status)
+                SelectChoice(self.STATUS_PREFIX + value.value, value.staff_label, optgroup=status)
                 for value in BULK_STATUSES
             ),
             SelectChoice(

@@ -63,6 +63,24 @@ class Status(LabelledEnum):
     MERGED = "merged", _l("Merged with another report")
     APPEALED = "appealed", _l("Appeal under review")
 
+    @property
+    def staff_label(self):
+        """The status in staff's words (``label`` is written for the reporter)."""
+        return _STAFF_STATUS_LABELS[self]
+
+
+_STAFF_STATUS_LABELS = {
+    Status.NEW: _l("New"),
+    Status.TRIAGED: _l("Triaged"),
+    Status.INVESTIGATING: _l("Investigating"),
+    Status.AWAITING_REPORTER: _l("Awaiting the reporter"),
+    Status.DECIDED: _l("Decided"),
+    Status.CLOSED: _l("Closed"),
+    Status.WITHDRAWN: _l("Withdrawn by the reporter"),
+    Status.MERGED: _l("Merged into another report"),
+    Status.APPEALED: _l("Appealed"),
+}
+
 
 class Actor(LabelledEnum):
     REPORTER = "reporter", _l("You")

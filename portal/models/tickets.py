@@ -102,7 +102,7 @@ class Ticket(db.Model):
     # Closed as spam: no reply, and kept out of statistics and exports.
     is_spam: Mapped[bool] = mapped_column(default=False)
     # The ticket this one was merged into (status MERGED); its reporter keeps their link.
-    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
 
     locale: Mapped[str] = mapped_column(sa.String(16))
     timezone: Mapped[str] = mapped_column(sa.String(64))
@@ -223,7 +223,7 @@ class OutboxMessage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
     to_address: Mapped[str] = mapped_column(sa.String(320))
     subject: Mapped[str] = mapped_column(sa.String(300))
     body: Mapped[str] = mapped_column(sa.Text)
