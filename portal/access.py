@@ -75,7 +75,7 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "admin.new_team": ADMINS,
     "admin.edit_team": TEAM_MANAGERS,
     "admin.routing_rules": TEAM_MANAGERS,
-    "admin.new_rule": TEAM_MANAGERS,
+    "admin.new_rule": ADMINS,
     "admin.edit_rule": TEAM_MANAGERS,
     "admin.move_rule": TEAM_MANAGERS,
     "admin.delete_rule": TEAM_MANAGERS,

@@ -284,7 +284,9 @@ def test_an_owner_edits_their_teams_rules_and_cannot_touch_anothers(app, teams, 
     own, other = teams["rules"]["Bias"], teams["rules"]["Privacy"]
 
     edited = submit(
-        owner, f"/staff/admin/routing/{own}", rule_form(teams["trust-safety"], name="Bias v2")
+        owner,
+        f"/staff/admin/routing/{own}",
+        rule_form(teams["trust-safety"], name="Bias v2", category="bias", locale="fr"),
     )
     refused_page = owner.get(f"/staff/admin/routing/{other}")
     refused_post = owner.post(
@@ -308,20 +310,65 @@ def test_an_owner_edits_their_teams_rules_and_cannot_touch_anothers(app, teams, 
         assert db.session.get(RoutingRule, other).team_id == teams["second-line"]
     [entry] = audit(app, "routing_rule.updated")
     assert entry.actor_id == f"staff:{owner.user_id}"
-    assert json.loads(entry.payload)["changed"] == ["name", "category"]
+    assert json.loads(entry.payload)["changed"] == ["name", "locale"]
+
+
+@pytest.mark.parametrize(
+    "widening",
+    [
+        {"category": "privacy"},  # another condition: takes Privacy's reports
+        {"category": "", "kind": "harm_report"},  # a condition traded for a wider one
+        {"category": "", "locale": "fr"},
+    ],
+)
+def test_an_owner_cannot_widen_a_rule_to_take_other_teams_reports(app, teams, owner, widening):
+    rule = teams["rules"]["Bias"]
+
+    response = submit(
+        owner,
+        f"/staff/admin/routing/{rule}",
+        rule_form(teams["trust-safety"], name="Bias", **{"category": "bias", **widening}),
+    )
+
+    assert response.status_code == 200
+    assert "you can only narrow this rule" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(RoutingRule, rule).category is Category.BIAS
+        privacy_report, _ = make_ticket(app, category="privacy")
+        assert privacy_report.team.slug == "second-line"
+    assert audit(app, "routing_rule.updated") == []
+
+
+def test_an_owner_can_switch_a_rule_off_but_not_back_on(app, teams, owner):
+    rule = teams["rules"]["Bias"]
+    page = f"/staff/admin/routing/{rule}"
+    off = rule_form(teams["trust-safety"], name="Bias", category="bias", is_active="")
+
+    switched_off = submit(owner, page, off)
+    switched_on = submit(
+        owner, page, rule_form(teams["trust-safety"], name="Bias", category="bias")
+    )
+
+    assert switched_off.status_code == 303
+    assert switched_on.status_code == 200
+    with app.app_context():
+        assert db.session.get(RoutingRule, rule).is_active is False
+
+
+def test_only_admins_add_rules(app, teams, owner):
+    assert owner.get("/staff/admin/routing/new").status_code == 403
+    assert "Add a rule" not in owner.get("/staff/admin/routing").get_data(as_text=True)
 
 
 def test_an_owner_cannot_send_reports_to_a_team_they_do_not_manage(app, teams, owner):
-    created = submit(owner, "/staff/admin/routing/new", rule_form(teams["second-line"]))
     moved_away = submit(
         owner,
         f"/staff/admin/routing/{teams['rules']['Bias']}",
-        rule_form(teams["second-line"], name="Bias"),
+        rule_form(teams["second-line"], name="Bias", category="bias"),
     )
 
-    assert created.status_code == 200
-    assert "Not a valid choice" in created.get_data(as_text=True)
     assert moved_away.status_code == 200
+    assert "Not a valid choice" in moved_away.get_data(as_text=True)
     assert len(rule_order(app)) == 4
     with app.app_context():
         assert db.session.get(RoutingRule, teams["rules"]["Bias"]).team_id == teams["trust-safety"]
@@ -330,7 +377,9 @@ def test_an_owner_cannot_send_reports_to_a_team_they_do_not_manage(app, teams, o
 
 def test_only_an_admin_sets_the_default_team(app, teams, owner, admin):
     page = submit(
-        owner, "/staff/admin/routing/new", rule_form(teams["trust-safety"], category="")
+        owner,
+        f"/staff/admin/routing/{teams['rules']['Bias']}",
+        rule_form(teams["trust-safety"], name="Bias", category=""),
     ).get_data(as_text=True)
     catch_all = f"/staff/admin/routing/{teams['rules']['Everything else']}"
 

@@ -34,6 +34,23 @@ class RuleConditions:
     def of(cls, rule: RoutingRule) -> "RuleConditions":
         return cls(**{name: getattr(rule, name) for name in cls.__dataclass_fields__})
 
+    def narrows(self, before: "RuleConditions") -> bool:
+        """True when every report matching ``self`` also matched ``before``: each condition
+        ``before`` had is kept as it was (conditions may only be added)."""
+        return all(
+            getattr(before, name) is None or getattr(before, name) == getattr(self, name)
+            for name in self.__dataclass_fields__
+        )
+
+
+def widens(rule: RoutingRule, conditions: RuleConditions, is_active: bool) -> bool:
+    """Whether saving ``rule`` with these answers would send it reports it did not take before.
+
+    A team owner may not do that: a wider rule of theirs would take reports that other teams'
+    rules (below it) were meant to receive, with their reporters' data and evidence.
+    """
+    return (is_active and not rule.is_active) or not conditions.narrows(RuleConditions.of(rule))
+
 
 def active_rules() -> list[RoutingRule]:
     return list(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
+from portal.access import may_visit
 from portal.clock import utcnow
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
@@ -403,7 +404,7 @@ def routing_rules():
         "admin/routing_rules.html",
         rows=rows,
         default=default,
-        may_add=bool(managed_teams()),
+        may_add=may_visit("admin.new_rule"),
     )
 
 
@@ -468,8 +469,8 @@ def _rule_values(form: RoutingRuleForm) -> dict:
 
 @bp.route("/routing/new", methods=["GET", "POST"])
 def new_rule():
-    if not managed_teams():
-        abort(403)  # an owner of no team has nowhere to send reports
+    """Administrators only: a new rule takes reports from the rules below it, which may be
+    other teams'; team owners narrow the rules they have (see ``edit_rule``)."""
     form = _rule_form(None)
     if form.validate_on_submit():
         rule = routing.create_rule(**_rule_values(form))
@@ -484,10 +485,25 @@ def new_rule():
 
 @bp.route("/routing/<int:rule_id>", methods=["GET", "POST"])
 def edit_rule(rule_id: int):
+    """Owners may only narrow a rule of theirs (add conditions, switch it off, rename it, send
+    it to another of their teams); widening a rule is for administrators."""
     rule = load_rule(rule_id)
     form = _rule_form(rule)
     if form.validate_on_submit():
-        changed = routing.update_rule(rule, **_rule_values(form))
+        values = _rule_values(form)
+        if not scope.is_admin(_actor()) and routing.widens(
+            rule, values["conditions"], values["is_active"]
+        ):
+            form.kind.errors.append(
+                _(
+                    "As a team owner you can only narrow this rule: add conditions or switch "
+                    "it off. Ask an administrator to widen it."
+                )
+            )
+            return render_template(
+                "admin/rule_form.html", form=form, rule=rule, delete_form=ConfirmForm()
+            )
+        changed = routing.update_rule(rule, **values)
         if changed:
             payload = {**routing.rule_values(rule), "changed": changed}
             _record(
