@@ -453,7 +453,7 @@ def change_status(reference: str):
         casework.change_status(
             ticket, to, staff=signed_in_staff(), now=utcnow(), expect_version=form.version.data
         )
-        return _("Status changed to “%(status)s”.", status=to.label)
+        return _("Status changed to “%(status)s”.", status=to.staff_label)
 
     return act(ticket, "status", form, action)
 
