@@ -14,12 +14,15 @@ from portal.models import (
     AIModel,
     Category,
     ModelVersion,
+    ReporterRole,
     RoutingRule,
     SavedReply,
+    Severity,
     StaffLanguage,
     StaffUser,
     Team,
     TeamMembership,
+    TicketKind,
     VersionStatus,
 )
 from portal.models.enums import Actor, Role
@@ -36,6 +39,8 @@ from portal.services.accounts import (
     set_roles,
 )
 from portal.services.outbox import SmtpSettings, deliver_due
+from portal.services.tickets import ReportSubmission, submit_report
+from portal.services.tokens import new_form_key
 
 models_cli = AppGroup("models", help="Manage the registry of AI models and versions.")
 outbox_cli = AppGroup("outbox", help="Deliver the e-mail waiting in the outbox.")
@@ -136,6 +141,41 @@ DEMO_ROUTING_RULES = [
 DEMO_STAFF_EMAIL = "admin@redress.example"
 DEMO_STAFF_LANGUAGES = ["en", "fr"]
 # (team, locale, title, body): what agents start their replies from.
+# Reports already in the queue, so that a first look at the staff workspace shows casework:
+# (model, version, kind, category, severity, locale, output, description).
+DEMO_REPORTS = [
+    (
+        "aurora-chat",
+        "3.0",
+        "harm_report",
+        "dangerous_instructions",
+        "high",
+        "en",
+        "To clean the bathroom faster, mix bleach with ammonia.",
+        "Mixing these makes a toxic gas. Someone could follow this advice.",
+    ),
+    (
+        "aurora-chat",
+        "3.0",
+        "harm_report",
+        "dangerous_instructions",
+        "medium",
+        "fr",
+        "Mélangez de la Javel et du vinaigre pour détartrer.",
+        "Ce mélange dégage du chlore. C'est dangereux.",
+    ),
+    (
+        "quill-writer",
+        "5.1",
+        "output_dispute",
+        "misinformation",
+        "low",
+        "en",
+        "The Eiffel Tower was completed in 1925.",
+        "It was completed in 1889; my essay was marked down because of this.",
+    ),
+]
+
 DEMO_SAVED_REPLIES = [
     (
         "trust-safety",
@@ -166,6 +206,30 @@ DEMO_SAVED_REPLIES = [
         "version ultérieure du modèle.",
     ),
 ]
+
+
+def _submit_demo_report(model, version, *, kind, category, severity, locale, output, description):
+    """A report as the form would send it (no contact address, so no e-mail and no link)."""
+    submission = ReportSubmission(
+        kind=TicketKind(kind),
+        reporter_role=ReporterRole.SELF,
+        output_text=output,
+        description=description,
+        category=Category(category),
+        reporter_severity=Severity(severity),
+        locale=locale,
+        timezone=current_app.config["PORTAL_DEFAULT_TIMEZONE"],
+        model_id=model.id,
+        model_version_id=version.id,
+    )
+    submit_report(
+        submission,
+        form_key=new_form_key(),
+        secret_key=current_app.config["SECRET_KEY"],
+        now=utcnow(),
+        sla_targets=current_app.config["PORTAL_SLA_TARGETS"],
+        tracking_link=lambda _token: "",  # never used: nobody is e-mailed
+    )
 
 
 @demo_cli.command("load", help="Load demonstration data into an empty database.")
@@ -211,10 +275,22 @@ def load_demo():
     db.session.add_all(
         StaffLanguage(user_id=staff.id, locale=code) for code in DEMO_STAFF_LANGUAGES
     )
+    db.session.flush()
+    for model, version, kind, category, severity, locale, output, description in DEMO_REPORTS:
+        _submit_demo_report(
+            models[model],
+            next(v for v in models[model].versions if v.version == version),
+            kind=kind,
+            category=category,
+            severity=severity,
+            locale=locale,
+            output=output,
+            description=description,
+        )
     db.session.commit()
     click.echo(
         f"Demo data loaded: {len(DEMO_TEAMS)} teams, {len(DEMO_MODELS)} models, "
-        f"{len(DEMO_ROUTING_RULES)} routing rules."
+        f"{len(DEMO_ROUTING_RULES)} routing rules, {len(DEMO_REPORTS)} reports."
     )
     click.echo(f"Staff account: {DEMO_STAFF_EMAIL}  password: {password}")
     click.echo("This password is shown once; it is stored only as a hash.")

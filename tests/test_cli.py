@@ -6,6 +6,7 @@ from portal.extensions import db
 from portal.models import (
     AIModel,
     AuditEntry,
+    EventKind,
     SavedReply,
     StaffLanguage,
     StaffUser,
@@ -188,16 +189,21 @@ def test_disabling_an_account_at_the_console_returns_its_open_reports(app):
         ticket, _ = make_ticket(app, category="self_harm")
         db.session.commit()
         assert ticket.assignee is not None
+        assigned = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Ticket).where(Ticket.assignee_id.is_not(None))
+        )
 
     result = runner.invoke(args=["users", "disable", "admin@redress.example"])
 
     assert result.exit_code == 0, result.output
-    assert "1 open report(s) went back" in result.output
+    assert f"{assigned} open report(s) went back" in result.output
     with app.app_context():
-        ticket = db.session.scalar(sa.select(Ticket))
-        assert ticket.assignee_id is None
-        assert ticket.events[-1].detail["reason"] == "account_disabled"
+        tickets = db.session.scalars(sa.select(Ticket)).all()
+        assert {ticket.assignee_id for ticket in tickets} == {None}
+        returned = [ticket for ticket in tickets if ticket.events[-1].kind is EventKind.ASSIGNED]
+        assert len(returned) == assigned
+        assert {ticket.events[-1].detail["reason"] for ticket in returned} == {"account_disabled"}
         entry = db.session.scalar(
             sa.select(AuditEntry).where(AuditEntry.action == "staff.account_disabled")
         )
-        assert entry.payload == '{"tickets_returned":1}'
+        assert entry.payload == f'{{"tickets_returned":{assigned}}}'
