@@ -1,4 +1,5 @@
-"""Benchmarks of the reporter's pages, as ratios against a baseline measured in the same run.
+"""Benchmarks of the reporter's and staff's pages, as ratios against a baseline measured in the
+same run.
 
     make bench            # or: .venv/bin/python -m bench [--rounds N]
 
@@ -14,17 +15,28 @@ import tempfile
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from portal import create_app
 from portal.extensions import db
-from tests.factories import make_registry, make_ticket
+from portal.models import Team
+from portal.models.routing import TeamMembership
+from portal.services.accounts import create_user, hasher_from_config
+from tests.factories import make_busy_portal, make_registry, make_ticket
+
+# Tickets in the staff's database (--tickets): the queue pages through them by index, so its
+# cost should not grow with their number (bench/README.md compares 20,000 with 200,000).
+QUEUE_TICKETS = 20_000
+STAFF_EMAIL = "agent@example.org"
+STAFF_PASSWORD = "benchmark password, long enough"
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 FORM_KEY = re.compile(r'name="form_key" type="hidden" value="([^"]+)"')
+NEXT_PAGE = re.compile(r'<a href="([^"]+)" rel="next">')
 
 
-def build_app(folder: Path):
+def build_app(folder: Path, tickets: int = QUEUE_TICKETS):
     app = create_app(
         {
             "TESTING": True,
@@ -32,12 +44,26 @@ def build_app(folder: Path):
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite3'}",
             "PORTAL_UPLOAD_DIR": str(folder / "uploads"),
             "RATELIMIT_ENABLED": False,
+            "PORTAL_ARGON2_TIME_COST": 1,
+            "PORTAL_ARGON2_MEMORY_COST": 8,
+            "PORTAL_ARGON2_PARALLELISM": 1,
         }
     )
     with app.app_context():
         upgrade()
         make_registry()
+        teams, _models, _staff = make_busy_portal(tickets)
+        agent = create_user(
+            STAFF_EMAIL,
+            "Bench Agent",
+            STAFF_PASSWORD,
+            ["agent"],
+            hasher=hasher_from_config(app.config),
+        )
+        db.session.add(TeamMembership(team=teams[0], user=agent))  # the busiest team: 40 %
         db.session.commit()
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
     return app
 
 
@@ -57,10 +83,25 @@ def scenarios(app):
     client = app.test_client()
     with app.app_context():
         ticket, token = make_ticket(app)
+        ticket.team_id = db.session.scalar(sa.select(Team.id).where(Team.slug == "team-0"))
         db.session.commit()
         case_url = f"/reports/case/{ticket.reference}"
+        staff_case_url = f"/staff/tickets/{ticket.reference}"
     tracked = app.test_client()
     tracked.get(f"/reports/track/{token}")
+    staff = app.test_client()
+    sign_in_page = staff.get("/auth/sign-in").get_data(as_text=True)
+    signed_in = staff.post(
+        "/auth/sign-in",
+        data={
+            "csrf_token": CSRF.search(sign_in_page).group(1),
+            "email": STAFF_EMAIL,
+            "password": STAFF_PASSWORD,
+        },
+    )
+    assert signed_in.status_code == 303, signed_in.status_code
+    queue_page = staff.get("/staff/queue?status=any").get_data(as_text=True)
+    next_page = NEXT_PAGE.search(queue_page).group(1).replace("&amp;", "&")
 
     def submit():
         page = client.get("/reports/new?kind=harm_report").get_data(as_text=True)
@@ -90,15 +131,20 @@ def scenarios(app):
         "GET report form": lambda: client.get("/reports/new?kind=harm_report"),
         "GET case page": lambda: tracked.get(case_url),
         "form GET + valid POST (new ticket)": submit,
+        "GET staff queue (default view)": lambda: staff.get("/staff/queue"),
+        "GET staff queue (any status, page 2)": lambda: staff.get(next_page),
+        "GET staff queue (most severe first)": lambda: staff.get("/staff/queue?sort=severity"),
+        "GET staff case page": lambda: staff.get(staff_case_url),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--tickets", type=int, default=QUEUE_TICKETS)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        app = build_app(Path(folder))
+        app = build_app(Path(folder), arguments.tickets)
         results = {name: timed(action, arguments.rounds) for name, action in scenarios(app).items()}
         with app.app_context():
             db.engine.dispose()

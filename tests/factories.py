@@ -1,14 +1,27 @@
 """``make_*`` factories with sensible defaults and keyword overrides. Callers commit."""
 
-from datetime import date
+import random
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import AIModel, Category, ModelVersion, ReporterRole, Severity, Team, TicketKind
+from portal.models import (
+    AIModel,
+    Category,
+    ModelVersion,
+    ReporterRole,
+    Severity,
+    StaffUser,
+    Status,
+    Team,
+    Ticket,
+    TicketKind,
+)
 from portal.models.enums import Role
 from portal.models.routing import RoutingRule, StaffLanguage, TeamMembership
+from portal.models.tickets import SEVERITY_PRIORITY
 from portal.services.accounts import create_user, hasher_from_config
 from portal.services.tickets import ReportSubmission, submit_report
 from portal.services.tokens import new_form_key
@@ -110,3 +123,91 @@ def route_everything_to(team_slug="trust-safety") -> RoutingRule:
     db.session.add(rule)
     db.session.flush()
     return rule
+
+
+def ticket_rows(count: int, *, teams, models, versions, staff) -> list[dict]:
+    """Tickets as a portal with some history holds them: most closed (about a quarter still
+    open), taken by someone unless new, skewed across teams and languages, arriving every few
+    minutes over about two months (three at a time in the same second).
+
+    The shares matter to PostgreSQL's choices on a table this small: with assignees drawn at
+    random for closed tickets too, an agent's "unassigned" count (about 1,100 matches, just
+    over the cap, 6% of the table) is cheapest as one sequential read, and the planner rightly
+    takes it; on a table of production size the same count walks an index.
+    """
+    chance = random.Random(20_000)
+    statuses, status_weights = zip(
+        *[
+            (Status.CLOSED, 62),
+            (Status.DECIDED, 8),
+            (Status.WITHDRAWN, 4),
+            (Status.MERGED, 3),
+            (Status.NEW, 8),
+            (Status.TRIAGED, 4),
+            (Status.INVESTIGATING, 6),
+            (Status.AWAITING_REPORTER, 3),
+            (Status.APPEALED, 2),
+        ],
+        strict=True,
+    )
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    rows = []
+    for number in range(count):
+        version = chance.choice(versions)
+        severity = chance.choices(list(Severity), [30, 45, 20, 5])[0]
+        created = start + timedelta(seconds=(number // 3) * 900)
+        status = chance.choices(statuses, status_weights)[0]
+        # New reports mostly wait in their team's queue; later ones were taken by someone.
+        unassigned = chance.random() < (0.8 if status is Status.NEW else 0.05)
+        rows.append(
+            {
+                "reference": f"RP-{number:08d}",
+                "kind": chance.choices(list(TicketKind), [70, 30])[0],
+                "status": status,
+                "reporter_role": ReporterRole.SELF,
+                "model_id": version.model_id,
+                "model_version_id": version.id,
+                "team_id": chance.choices(teams, [40, 30, 15, 10, 5])[0].id,
+                "assignee_id": None if unassigned else chance.choice(staff).id,
+                "output_text": "The output as the reporter saw it.",
+                "description": f"What went wrong, number {number}.",
+                "category": chance.choice(list(Category)),
+                "reporter_severity": severity,
+                "priority": SEVERITY_PRIORITY[severity],
+                "locale": chance.choices(["en", "fr", "ar", "de"], [60, 25, 10, 5])[0],
+                "timezone": "Europe/London",
+                "tracking_token_hash": f"t{number:063d}",
+                "submission_key_hash": f"s{number:063d}",
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+    return rows
+
+
+def make_busy_portal(tickets: int) -> tuple[list[Team], list[AIModel], list[StaffUser]]:
+    """``tickets`` tickets (``ticket_rows``) across five teams, four models of three versions
+    and twelve staff, inserted in one statement. Returns (teams, models, staff); the caller
+    commits."""
+    teams = [Team(slug=f"team-{n}", name=f"Team {n}") for n in range(5)]
+    models = [
+        AIModel(
+            slug=f"model-{n}",
+            display_name=f"Model {n}",
+            provider="Example",
+            versions=[ModelVersion(version=f"{n}.{minor}") for minor in range(3)],
+        )
+        for n in range(4)
+    ]
+    staff = [
+        StaffUser(email=f"staff{n}@example.org", display_name=f"Staff {n}", password_hash="-")
+        for n in range(12)
+    ]
+    db.session.add_all([*teams, *models, *staff])
+    db.session.flush()
+    versions = [version for model in models for version in model.versions]
+    db.session.execute(
+        sa.insert(Ticket),
+        ticket_rows(tickets, teams=teams, models=models, versions=versions, staff=staff),
+    )
+    return teams, models, staff

@@ -6,9 +6,7 @@ The statements are the ones the view runs, built by ``portal.services.queue`` an
 their bound parameters, on SQLite and on PostgreSQL alike.
 """
 
-import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,20 +15,16 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from portal.extensions import db
 from portal.models import (
-    AIModel,
     Category,
-    ModelVersion,
-    ReporterRole,
     Severity,
-    StaffUser,
     Status,
-    Team,
     Ticket,
     TicketKind,
 )
 from portal.models.tickets import SEVERITY_PRIORITY
 from portal.services import queue
 from portal.services.queue import Cursor, QueueFilters, QueueSort
+from tests.factories import make_busy_portal
 
 TICKETS = 20_000
 
@@ -69,92 +63,13 @@ def whole_table_reads(lines: list[str], dialect: str) -> list[str]:
     return [line for line in lines if "Seq Scan on tickets" in line]
 
 
-def ticket_rows(count: int, *, teams, models, versions, staff) -> list[dict]:
-    """Tickets as a portal with some history holds them: most closed (about a quarter still
-    open), taken by someone unless new, skewed across teams and languages, arriving every few
-    minutes over about two months (three at a time in the same second).
-
-    The shares matter to PostgreSQL's choices on a table this small: with assignees drawn at
-    random for closed tickets too, an agent's "unassigned" count (about 1,100 matches, just
-    over the cap, 6% of the table) is cheapest as one sequential read, and the planner rightly
-    takes it; on a table of production size the same count walks an index.
-    """
-    chance = random.Random(20_000)
-    statuses, status_weights = zip(
-        *[
-            (Status.CLOSED, 62),
-            (Status.DECIDED, 8),
-            (Status.WITHDRAWN, 4),
-            (Status.MERGED, 3),
-            (Status.NEW, 8),
-            (Status.TRIAGED, 4),
-            (Status.INVESTIGATING, 6),
-            (Status.AWAITING_REPORTER, 3),
-            (Status.APPEALED, 2),
-        ],
-        strict=True,
-    )
-    start = datetime(2026, 9, 1, tzinfo=UTC)
-    rows = []
-    for number in range(count):
-        version = chance.choice(versions)
-        severity = chance.choices(list(Severity), [30, 45, 20, 5])[0]
-        created = start + timedelta(seconds=(number // 3) * 900)
-        status = chance.choices(statuses, status_weights)[0]
-        # New reports mostly wait in their team's queue; later ones were taken by someone.
-        unassigned = chance.random() < (0.8 if status is Status.NEW else 0.05)
-        rows.append(
-            {
-                "reference": f"RP-{number:08d}",
-                "kind": chance.choices(list(TicketKind), [70, 30])[0],
-                "status": status,
-                "reporter_role": ReporterRole.SELF,
-                "model_id": version.model_id,
-                "model_version_id": version.id,
-                "team_id": chance.choices(teams, [40, 30, 15, 10, 5])[0].id,
-                "assignee_id": None if unassigned else chance.choice(staff).id,
-                "output_text": "The output as the reporter saw it.",
-                "description": f"What went wrong, number {number}.",
-                "category": chance.choice(list(Category)),
-                "reporter_severity": severity,
-                "priority": SEVERITY_PRIORITY[severity],
-                "locale": chance.choices(["en", "fr", "ar", "de"], [60, 25, 10, 5])[0],
-                "timezone": "Europe/London",
-                "tracking_token_hash": f"t{number:063d}",
-                "submission_key_hash": f"s{number:063d}",
-                "created_at": created,
-                "updated_at": created,
-            }
-        )
-    return rows
-
-
 @pytest.fixture
 def busy_portal(app):
     """20,000 tickets across five teams, four models (three versions each) and twelve staff,
     with fresh planner statistics. Yields the ids the views filter on."""
     with app.app_context():
-        teams = [Team(slug=f"team-{n}", name=f"Team {n}") for n in range(5)]
-        models = [
-            AIModel(
-                slug=f"model-{n}",
-                display_name=f"Model {n}",
-                provider="Example",
-                versions=[ModelVersion(version=f"{n}.{minor}") for minor in range(3)],
-            )
-            for n in range(4)
-        ]
-        staff = [
-            StaffUser(email=f"staff{n}@example.org", display_name=f"Staff {n}", password_hash="-")
-            for n in range(12)
-        ]
-        db.session.add_all([*teams, *models, *staff])
-        db.session.flush()
+        teams, models, staff = make_busy_portal(TICKETS)
         versions = [version for model in models for version in model.versions]
-        db.session.execute(
-            sa.insert(Ticket),
-            ticket_rows(TICKETS, teams=teams, models=models, versions=versions, staff=staff),
-        )
         db.session.commit()
         with db.engine.connect() as connection:
             connection.exec_driver_sql(
@@ -176,19 +91,12 @@ def busy_portal(app):
 
 
 def _forget_on_sqlite() -> None:
-    """Delete the tickets without foreign-key checks, and the statistics that describe them.
-
-    Nothing indexes ``tickets.merged_into_id``, so with the checks on, SQLite would scan the
-    table once for each ticket deleted (20,000 x 20,000 rows: most of a minute).
-    """
+    """Delete the tickets, and the statistics that describe them (which would otherwise steer
+    the plans of later tests in this worker's database)."""
     db.session.remove()
-    with db.engine.connect() as connection:
-        # Outside a transaction, or SQLite ignores the pragma.
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    with db.engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM tickets")
         connection.exec_driver_sql("DELETE FROM sqlite_stat1")
-        connection.commit()
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def views(ids) -> dict[str, QueueFilters]:
