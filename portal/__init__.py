@@ -5,6 +5,7 @@ import sqlite3
 import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from portal.config import (
     MINIMUM_SECRET_KEY_LENGTH,
@@ -17,6 +18,7 @@ from portal.config import (
     normalise_database_url,
 )
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+from portal.models.types import MAX_DATABASE_ID
 from portal.services.attachments import register_file_lifecycle
 from portal.services.ticket_audit import register_ticket_auditing
 
@@ -162,9 +164,20 @@ def register_security_and_access(app: Flask) -> None:
     register_access_policy(app)
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in every route, bounded to what a database id can be: a larger number is
+    "not found" rather than an overflow in the database driver."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_DATABASE_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
     from portal.views import admin, auth, cases, public, reports, staff
 
+    # Before any rule is added: the rules look their converters up when they are created.
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.register_blueprint(public.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(auth.bp)

@@ -254,3 +254,30 @@ def test_a_report_of_another_team_looks_exactly_like_one_that_does_not_exist(app
     # The page repeats its own address (in the language links): compare all but that.
     page = other_team.get_data(as_text=True).replace(ids["a"], "RP-2222-2222")
     assert page == missing.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/staff/tickets/{a}/files/99999999999999999999999",
+        "/staff/admin/staff/99999999999999999999999",
+        "/staff/admin/teams/99999999999999999999999",
+        "/staff/admin/teams/99999999999999999999999/replies",
+        "/staff/admin/routing/99999999999999999999999",
+        "/staff/admin/replies/99999999999999999999999",
+    ],
+)
+def test_an_id_too_large_for_the_database_is_not_found(app, world, path):
+    ids, _canaries = world
+
+    response = visitor(app, "admin", ids).get(path.format(**ids))
+
+    assert response.status_code == 404
+
+
+def test_an_audit_page_link_edited_to_a_huge_number_shows_the_newest_entries(app, world):
+    ids, _canaries = world
+
+    response = visitor(app, "admin", ids).get("/staff/audit?before=99999999999999999999999")
+
+    assert response.status_code == 200

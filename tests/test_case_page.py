@@ -826,3 +826,16 @@ def test_an_agents_day_queue_reply_question_and_merge_all_in_history_and_a_verif
     assert (staff, "ticket.status_changed") in audit_trail(app, duplicate)
     verified = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
+
+
+@pytest.mark.parametrize(
+    ("action", "field"), [("assign", "assignee"), ("classification", "severity")]
+)
+def test_a_blank_looking_choice_is_refused_with_a_message_not_an_error_page(
+    app, agent, report, action, field
+):
+    response = send(agent, report, action, **{field: " ", "category": "bias"})
+
+    assert response.status_code == 200
+    assert "Not a valid choice" in response.get_data(as_text=True)
+    assert stored(app, report, lambda ticket: (ticket.assignee_id, ticket.severity)) == (None, None)

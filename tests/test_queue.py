@@ -444,6 +444,9 @@ def test_a_large_view_is_counted_only_up_to_the_cap(app, client, staff):
         {"after": "bjo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk6MQ"},
         {"after": "%%%"},
         {"sort": "severity", "after": "bjoxOjE"},
+        {"after": "bjoxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"},  # an id beyond 64 bits
+        {"sort": "severity", "after": "czo5OjE6MQ"},  # no severity 9
+        {"sort": "severity", "after": "czoyOjE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk"},
     ],
 )
 def test_an_unreadable_page_link_shows_the_first_page_with_a_message(app, client, staff, args):

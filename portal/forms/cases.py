@@ -35,7 +35,6 @@ class AssignForm(CaseForm):
     assignee = SelectField(
         _l("Assign to"),
         description=_l("Only members of the report's team can be chosen."),
-        validators=[Optional()],
     )
     claim = SubmitField(_l("Assign to me"))
 
@@ -65,7 +64,8 @@ class ClassifyForm(CaseForm):
     primary = "category"
 
     category = SelectField(_l("Kind of problem"), choices=enum_choices(Category))
-    severity = SelectField(_l("How serious it is, as you assess it"), validators=[Optional()])
+    # No Optional(): it would let a blank-looking value such as " " past the choices.
+    severity = SelectField(_l("How serious it is, as you assess it"))
 
     def __init__(self, *args, assessed: bool = True, **kwargs):
         super().__init__(*args, **kwargs)

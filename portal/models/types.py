@@ -47,3 +47,8 @@ def enum_column_type(enum_class, check_name: str) -> sa.Enum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+# Ids are 64-bit integers at most; beyond that SQLite's driver raises OverflowError, so any id
+# read from a URL or a form is checked against this first.
+MAX_DATABASE_ID = 2**63 - 1

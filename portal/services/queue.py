@@ -26,6 +26,8 @@ from portal.extensions import db
 from portal.models import AIModel, Category, StaffUser, Status, Team, Ticket, TicketKind
 from portal.models.enums import LabelledEnum
 from portal.models.routing import TeamMembership
+from portal.models.tickets import SEVERITY_PRIORITY
+from portal.models.types import MAX_DATABASE_ID
 from portal.services import casework
 from portal.services.errors import CaseworkRefused, InvalidTransition, StaleTicket
 from portal.services.status import OPEN_STATES
@@ -102,6 +104,9 @@ def encode_cursor(ticket: Ticket, sort: QueueSort) -> str:
     return base64.urlsafe_b64encode(":".join(parts).encode()).decode().rstrip("=")
 
 
+_PRIORITIES = frozenset(SEVERITY_PRIORITY.values())
+
+
 def decode_cursor(text: str, sort: QueueSort) -> Cursor:
     """Raises :class:`InvalidCursor` for anything :func:`encode_cursor` did not write for
     ``sort`` (an edited link, or a cursor of another order)."""
@@ -115,6 +120,8 @@ def decode_cursor(text: str, sort: QueueSort) -> Cursor:
         if len(values) != 2 or (sort is QueueSort.SEVERITY and priority is None):
             raise InvalidCursor(text)
         micros, ticket_id = values
+        if ticket_id > MAX_DATABASE_ID or (priority is not None and priority not in _PRIORITIES):
+            raise InvalidCursor(text)
         return Cursor(sort, _EPOCH + micros * _MICROSECOND, ticket_id, priority)
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as error:
         raise InvalidCursor(text) from error
