@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import Actor, OutboxMessage, Status, Ticket
+from portal.models import Actor, OutboxMessage, Severity, Status, Ticket
 from portal.services.status import transition
+from portal.views import reports as reports_view
 from tests.conftest import CSRF_PATTERN, hidden_value
 from tests.factories import make_ticket
 from tests.reporting import complete_answers, open_form, send
@@ -238,6 +239,34 @@ def test_a_tampered_session_cookie_counts_as_no_cookie(reporter, report, segment
 
 
 # -- adding information -------------------------------------------------------------------------
+
+
+def test_a_staff_save_while_the_reporter_adds_information_loses_neither(
+    app, reporter, report, monkeypatch
+):
+    """The reporter has no form to come back to: their addition takes the ticket's lock and
+    goes in after a colleague's save, instead of failing on a stale version."""
+    original_store = reports_view.store_uploads
+
+    def staff_save_lands_meanwhile(*args, **kwargs):
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.update(Ticket)
+                .where(Ticket.reference == report.reference)
+                .values(severity="critical", row_version=Ticket.row_version + 1)
+            )
+        return original_store(*args, **kwargs)
+
+    monkeypatch.setattr(reports_view, "store_uploads", staff_save_lands_meanwhile)
+    data = {"csrf_token": csrf_token(reporter, report.case_url), "text": "One more thing."}
+
+    response = reporter.post(f"{report.case_url}/information", data=data)
+
+    assert response.status_code == 303
+    with app.app_context():
+        ticket = db.session.scalar(sa.select(Ticket).where(Ticket.reference == report.reference))
+        assert ticket.severity is Severity.CRITICAL
+        assert ticket.events[-1].body == "One more thing."
 
 
 @pytest.mark.parametrize(

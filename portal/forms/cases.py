@@ -35,6 +35,7 @@ class AssignForm(CaseForm):
     assignee = SelectField(
         _l("Assign to"),
         description=_l("Only members of the report's team can be chosen."),
+        default="",  # "Assign to me" sends no assignee
     )
     claim = SubmitField(_l("Assign to me"))
 

@@ -14,6 +14,7 @@ from portal.models import Role, StaffRole, StaffUser, Status, Ticket, TicketEven
 from portal.models.routing import StaffLanguage, TeamMembership
 from portal.services.casework import assign
 from portal.services.status import OPEN_STATES
+from portal.services.writing import begin_write
 
 # Tickets someone is still working on: what counts towards a workload, and what goes back to
 # the queue when the person holding them cannot carry on.
@@ -73,9 +74,15 @@ def release_tickets(
     user: StaffUser, *, now: datetime, reason: str, team_id: int | None = None
 ) -> list[Ticket]:
     """Hand ``user``'s working tickets (only those of ``team_id`` when given) back to their
-    teams' queues, each with an ASSIGNED event from the system. Returns them; flushes nothing."""
-    query = sa.select(Ticket).where(
-        Ticket.assignee_id == user.id, Ticket.status.in_(WORKING_STATES)
+    teams' queues, each with an ASSIGNED event from the system. Returns them; flushes nothing.
+
+    The tickets are read under a write lock, so that a colleague's save in the meantime cannot
+    make this (which has no form to come back to) fail on a stale version."""
+    begin_write()
+    query = (
+        sa.select(Ticket)
+        .where(Ticket.assignee_id == user.id, Ticket.status.in_(WORKING_STATES))
+        .with_for_update()
     )
     if team_id is not None:
         query = query.where(Ticket.team_id == team_id)

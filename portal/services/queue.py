@@ -32,6 +32,7 @@ from portal.services import casework
 from portal.services.errors import CaseworkRefused, InvalidTransition, StaleTicket
 from portal.services.status import OPEN_STATES
 from portal.services.tokens import normalise_reference
+from portal.services.writing import begin_write
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000
@@ -396,7 +397,8 @@ def apply_bulk_action(
     inside a savepoint, so a refusal (or a conflicting write caught at flush) undoes that
     report alone; the caller commits the others together, in one transaction.
     """
-    _begin_transaction()
+    # Savepoints need the transaction begun, and the versions read must be the ones written.
+    begin_write()
     tickets = selected_tickets(list(selection), visible_team_ids)
     outcome = BulkOutcome(not_found=len(selection) - len(tickets))
     for ticket in tickets:
@@ -426,19 +428,3 @@ def _apply(ticket: Ticket, action: BulkAction, *, staff: StaffUser, now: datetim
             ticket, action.status, staff=staff, now=now, expect_version=version
         )
     return casework.mark_spam(ticket, staff=staff, now=now, expect_version=version)
-
-
-def _begin_transaction() -> None:
-    """Make sure the request's transaction has begun before the first savepoint.
-
-    pysqlite begins a transaction only before an INSERT, UPDATE or DELETE: a SAVEPOINT sent
-    first opens a transaction of its own, and releasing it commits on the spot, so each report
-    would be committed alone (and its audit entries later, apart from it). An explicit
-    BEGIN IMMEDIATE (as SQLAlchemy's pysqlite notes advise) keeps one transaction, and takes
-    the write lock before the reports are read, so the versions read are the ones written.
-    """
-    connection = db.session.connection()
-    if connection.dialect.name == "sqlite":
-        dbapi_connection = connection.connection.dbapi_connection
-        if not dbapi_connection.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")

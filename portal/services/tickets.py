@@ -32,6 +32,7 @@ from portal.services.errors import AttachmentRejected
 from portal.services.outbox import queue_email
 from portal.services.routing import route
 from portal.services.status import transition
+from portal.services.writing import lock_tickets
 
 # Builds the absolute tracking URL for a token; views pass one based on ``url_for``.
 LinkBuilder = Callable[[str], str]
@@ -262,6 +263,7 @@ def reissue_tracking_link(
         return
     if ticket.contact_email.casefold() != email.strip().casefold():
         return
+    lock_tickets(ticket)
     token = tokens.new_tracking_token()
     ticket.tracking_token_hash = tokens.sha256_hex(token)
     ticket.tracking_version += 1

@@ -65,6 +65,7 @@ from portal.services.tickets import (
     update_draft,
     withdraw,
 )
+from portal.services.writing import lock_tickets
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 # Tracking links, what people reported, one-time form keys: never cached.
@@ -470,6 +471,7 @@ def add_information_view(reference: str):
         db.session.rollback()  # removes the files that were accepted alongside
         form.evidence.errors = [rejection_message(rejection) for rejection in rejected]
         return render_case(ticket, form)
+    lock_tickets(ticket)  # a colleague's save meanwhile must not make this one fail
     add_information(ticket, text=(form.text.data or "").strip(), files=stored, now=utcnow())
     db.session.commit()
     flash(_("Thank you. We have added this to your report."), "success")
@@ -482,6 +484,7 @@ def withdraw_view(reference: str):
     ticket = load_tracked_ticket(reference)
     form = WithdrawForm()
     if request.method == "POST" and form.validate():
+        lock_tickets(ticket)
         try:
             withdraw(ticket, reason=(form.reason.data or "").strip(), now=utcnow())
         except InvalidTransition:
