@@ -136,6 +136,7 @@ def test_every_action_is_an_event_by_that_member_of_staff_and_an_audit_entry(app
             "ticket.status_changed",  # triaged to investigating, on the way to asking
             "ticket.information_requested",
             "ticket.status_changed",  # awaiting the reporter
+            "ticket.assigned",  # back to the team's queue as it is merged
             "ticket.status_changed",  # merged
         ]
         assert audit_trail(other.reference)[-1] == (f"staff:{people.agent}", "ticket.merged")
@@ -238,9 +239,7 @@ def test_a_stale_version_changes_nothing(app, people):
     with app.app_context():
         ticket = new_ticket(app)
         shown = ticket.row_version
-        casework.add_note(
-            ticket, "Someone else was here.", staff=staff(people.colleague), now=utcnow()
-        )
+        casework.flag_serious_incident(ticket, staff=staff(people.colleague), now=utcnow())
         db.session.commit()
 
         with pytest.raises(StaleTicket):
@@ -527,3 +526,24 @@ def test_a_download_is_audited_without_the_file_name(app, people):
         )
         assert str(attachment.id) in entry.payload
         assert "payslip" not in entry.payload
+
+
+def test_a_colleagues_note_does_not_make_a_form_out_of_date(app, people):
+    with app.app_context():
+        ticket = new_ticket(app)
+        shown = ticket.row_version
+        casework.add_note(ticket, "Checked the logs.", staff=staff(people.colleague), now=utcnow())
+        db.session.commit()
+
+        events = casework.classify(
+            ticket,
+            category=Category.OTHER,
+            severity=None,
+            staff=staff(people.agent),
+            now=utcnow(),
+            expect_version=shown,
+        )
+        db.session.commit()
+
+        assert [event.kind for event in events] == [EventKind.RECATEGORISED]
+        assert ticket.category is Category.OTHER

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from portal.access import CASEWORK
 from portal.extensions import db
 from portal.models import (
     Actor,
@@ -31,6 +32,10 @@ from portal.services import audit
 from portal.services.errors import CaseworkRefused, StaleTicket
 from portal.services.outbox import queue_email
 from portal.services.status import ALLOWED_TRANSITIONS, OPEN_STATES, can_transition, transition
+
+# Why a ticket went back to its team's queue (besides portal.services.assignment's reasons).
+UNASSIGNED_ON_MERGE = "merged"
+UNASSIGNED_AS_SPAM = "spam"
 
 # How far back "related tickets" (merge candidates) reach.
 RELATED_WINDOW = timedelta(days=30)
@@ -60,11 +65,22 @@ def check_version(ticket: Ticket, expect_version: int | None) -> None:
         raise StaleTicket()
 
 
-def _event(ticket: Ticket, kind: EventKind, staff: StaffUser, now: datetime, **fields):
+def _event(
+    ticket: Ticket, kind: EventKind, staff: StaffUser, now: datetime, *, touch=True, **fields
+):
+    """Add an event by ``staff``. ``touch`` marks the ticket updated, which bumps its
+    ``row_version``: an event that changes nothing about the ticket (a note) leaves it."""
     event = TicketEvent(kind=kind, actor=Actor.STAFF, staff_id=staff.id, created_at=now, **fields)
     ticket.events.append(event)
-    ticket.updated_at = now
+    if touch:
+        ticket.updated_at = now
     return event
+
+
+def can_be_replied_to(ticket: Ticket) -> bool:
+    """Withdrawn and merged reports are done with; spam gets no reply (its address may be
+    someone else's)."""
+    return ticket.status not in (Status.WITHDRAWN, Status.MERGED) and not ticket.is_spam
 
 
 def is_team_member(user: StaffUser, team_id: int | None) -> bool:
@@ -87,7 +103,9 @@ def assign(
     account); ``reason`` is a code the history explains. Returns None if nothing changed."""
     check_version(ticket, expect_version)
     if assignee is not None and (
-        not assignee.is_active or not is_team_member(assignee, ticket.team_id)
+        not assignee.has_any_role(CASEWORK)
+        or not assignee.is_active
+        or not is_team_member(assignee, ticket.team_id)
     ):
         raise CaseworkRefused(CaseworkRefused.NOT_A_MEMBER)
     if ticket.status not in OPEN_STATES and ticket.status is not Status.APPEALED:
@@ -196,9 +214,9 @@ def classify(
 
 
 def add_note(ticket: Ticket, text: str, *, staff: StaffUser, now: datetime) -> TicketEvent:
-    """An internal note: staff only, never shown to the reporter. Notes never conflict, so
-    they take no version."""
-    return _event(ticket, EventKind.NOTE_ADDED, staff, now, is_public=False, body=text)
+    """An internal note: staff only, never shown to the reporter. A note changes nothing about
+    the ticket, so it takes no version and makes no one else's form out of date."""
+    return _event(ticket, EventKind.NOTE_ADDED, staff, now, touch=False, is_public=False, body=text)
 
 
 def reply(
@@ -214,7 +232,7 @@ def reply(
     """A public reply: on the tracking page, and e-mailed in the reporter's locale if they gave
     an address and agreed to be contacted."""
     check_version(ticket, expect_version)
-    if ticket.status in (Status.WITHDRAWN, Status.MERGED):
+    if not can_be_replied_to(ticket):
         raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
     detail = {"saved_reply_id": saved_reply_id} if saved_reply_id else None
     event = _event(ticket, EventKind.REPLIED, staff, now, is_public=True, body=text, detail=detail)
@@ -286,10 +304,10 @@ def merge(
         raise CaseworkRefused(CaseworkRefused.MERGE_TARGET)
     if ticket.status not in OPEN_STATES:
         raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    assign(ticket, None, staff=staff, now=now, reason=UNASSIGNED_ON_MERGE)
     event = change_status(ticket, Status.MERGED, staff=staff, now=now)
     event.detail = {"into": into.reference}
     ticket.merged_into = into
-    ticket.assignee = None
     _event(into, EventKind.MERGED, staff, now, is_public=False, detail={"from": ticket.reference})
     _email_reporter(ticket, "merged", now=now, lost_link_url=lost_link_url())
     return event
@@ -320,8 +338,8 @@ def mark_spam(
     check_version(ticket, expect_version)
     if ticket.status not in OPEN_STATES:
         raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    assign(ticket, None, staff=staff, now=now, reason=UNASSIGNED_AS_SPAM)
     ticket.is_spam = True
-    ticket.assignee = None
     _event(ticket, EventKind.MARKED_SPAM, staff, now, is_public=False)
     event = transition(ticket, Status.CLOSED, now=now, actor=Actor.STAFF, spam=True)
     event.staff_id = staff.id

@@ -6,7 +6,9 @@ belong to. A ticket outside someone's scope is answered exactly like one that do
 """
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
+from portal.access import CASEWORK
 from portal.extensions import db
 from portal.models import Role, StaffUser, Team, Ticket
 from portal.models.routing import TeamMembership
@@ -56,12 +58,13 @@ def can_manage_team(user: StaffUser, team: Team) -> bool:
 
 
 def team_members(team_id: int) -> list[StaffUser]:
-    """Active members of a team who work on cases, by name."""
-    return list(
-        db.session.scalars(
-            sa.select(StaffUser)
-            .join(TeamMembership, TeamMembership.user_id == StaffUser.id)
-            .where(TeamMembership.team_id == team_id, StaffUser.is_active.is_(True))
-            .order_by(StaffUser.display_name, StaffUser.id)
-        )
+    """Active members of a team who work on cases (an analyst or auditor in the team cannot
+    open a case, so is never offered one), by name."""
+    members = db.session.scalars(
+        sa.select(StaffUser)
+        .join(TeamMembership, TeamMembership.user_id == StaffUser.id)
+        .where(TeamMembership.team_id == team_id, StaffUser.is_active.is_(True))
+        .order_by(StaffUser.display_name, StaffUser.id)
+        .options(selectinload(StaffUser.role_grants))
     )
+    return [member for member in members if member.has_any_role(CASEWORK)]

@@ -26,6 +26,7 @@ from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.clock import utcnow
@@ -54,6 +55,7 @@ from portal.models import (
     StaffUser,
     Status,
     Ticket,
+    TicketEvent,
 )
 from portal.security import never_cache
 from portal.services import assignment, attachments, casework
@@ -82,6 +84,8 @@ ASSIGNMENT_REASONS = {
     ),
     assignment.ACCOUNT_DISABLED: _l("The account of the person working on it was disabled."),
     assignment.LEFT_TEAM: _l("The person working on it left the team."),
+    casework.UNASSIGNED_ON_MERGE: _l("Merged into another report, whose team takes it from here."),
+    casework.UNASSIGNED_AS_SPAM: _l("Closed as spam."),
 }
 FILE_TYPE_NAMES = {
     attachments.PNG: _l("PNG image"),
@@ -235,7 +239,15 @@ def render_case(
     saved_replies = casework.saved_replies_for(ticket)
     chooser = SavedReplyChoiceForm(formdata=None, saved_replies=saved_replies)
     chooser.saved_reply.data = saved_reply.id if saved_reply else None
-    events = list(ticket.events)
+    # The history shows each event's files: load them with the events, not one query each.
+    events = list(
+        db.session.scalars(
+            sa.select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(TicketEvent.id)
+            .options(selectinload(TicketEvent.attachments))
+        )
+    )
     teams = visible_team_ids(me)
     is_open = ticket.status in OPEN_STATES
     return render_template(
@@ -266,7 +278,7 @@ def render_case(
             "assign": ticket.team_id is not None and (is_open or ticket.status is Status.APPEALED),
             "claim": ticket.assignee_id != me.id and casework.is_team_member(me, ticket.team_id),
             "status": bool(forms["status"].status.choices),
-            "reply": ticket.status not in (Status.WITHDRAWN, Status.MERGED),
+            "reply": casework.can_be_replied_to(ticket),
             "request_information": is_open and ticket.status is not Status.AWAITING_REPORTER,
             "merge": is_open,
             "serious_incident": ticket.serious_incident_at is None,
@@ -362,7 +374,9 @@ def download(reference: str, attachment_id: int):
 # What the reporter's or the ticket's state refuses, per action where the wording differs.
 NOT_OPEN_MESSAGES = {
     "assign": _l("Only open reports can be assigned."),
-    "reply": _l("This report was withdrawn or merged, so it can no longer be replied to."),
+    "reply": _l(
+        "This report was withdrawn, merged or closed as spam, so it can no longer be replied to."
+    ),
     "request_information": _l(
         "You can ask a question only while the report is open and not already waiting for "
         "the reporter."
