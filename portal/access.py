@@ -66,6 +66,7 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "cases.add_note": CASEWORK,
     "cases.merge": CASEWORK,
     "cases.flag_serious_incident": CASEWORK,
+    "cases.move_to_team": CASEWORK,
     # Administration (portal/views/admin.py); owners are narrowed to their teams in the views.
     "admin.index": TEAM_MANAGERS,
     "admin.staff_list": ADMINS,

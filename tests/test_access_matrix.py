@@ -60,6 +60,7 @@ PROBES = {
     "cases.add_note": ("POST", "/staff/tickets/{a}/notes"),
     "cases.merge": ("POST", "/staff/tickets/{a}/merge"),
     "cases.flag_serious_incident": ("POST", "/staff/tickets/{a}/serious-incident"),
+    "cases.move_to_team": ("POST", "/staff/tickets/{a}/team"),
     "admin.index": ("GET", "/staff/admin/"),
     "admin.staff_list": ("GET", "/staff/admin/staff"),
     "admin.new_staff": ("GET", "/staff/admin/staff/new"),

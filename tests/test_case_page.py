@@ -768,6 +768,47 @@ def test_an_administrator_works_on_every_teams_reports(app, people, report):
     assert report.canary in text_of(response)
 
 
+def test_a_report_sent_to_another_team_leaves_the_agents_sight_and_reaches_that_team(
+    app, agent, people, report
+):
+    assert send(agent, report, "assign", claim="y").status_code == 303
+    with app.app_context():
+        second_line = db.session.scalar(sa.select(Team.id).where(Team.slug == "second-line"))
+
+    response = send(agent, report, "team", team=str(second_line))
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/staff/queue")
+    assert agent.get(report.url).status_code == 404
+    assert stored(app, report, lambda ticket: (ticket.team_id, ticket.assignee_id)) == (
+        second_line,
+        None,
+    )
+    assert (f"staff:{people.agent}", "ticket.routed") in audit_trail(app, report)
+    outsider = app.test_client()
+    sign_in(outsider, email="outsider@example.org")
+    history = without_tags(text_of(outsider.get(report.url)))
+    assert "Sent to Second line" in history
+    assert "Sent to another team." in history  # why the agent gave it up
+
+
+def test_an_administrator_sends_a_report_no_rule_matched_to_a_team(app, people):
+    with app.app_context():
+        unrouted, _token = make_ticket(app)
+        unrouted.team = None
+        db.session.commit()
+        report = Report(unrouted.reference, "", "")
+        team = db.session.scalar(sa.select(Team.id).where(Team.slug == "trust-safety"))
+    make_staff(app, "admin@example.org", roles=(Role.ADMIN,), name="Ada Admin")
+    admin = app.test_client()
+    sign_in(admin, email="admin@example.org")
+
+    response = send(admin, report, "team", team=str(team))
+
+    assert response.status_code == 303
+    assert stored(app, report, lambda ticket: ticket.team_id) == team
+
+
 # -- the whole journey --------------------------------------------------------------------------
 
 

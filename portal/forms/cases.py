@@ -155,3 +155,15 @@ class MergeForm(CaseForm):
 
 class SeriousIncidentForm(CaseForm):
     pass
+
+
+class MoveTeamForm(CaseForm):
+    """Send the report to another team (a report routed wrongly, or by no rule at all)."""
+
+    primary = "team"
+
+    team = SelectField(_l("Team"), validators=[InputRequired(_l("Choose a team"))])
+
+    def __init__(self, *args, teams=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.team.choices = [SelectChoice(str(team.id), team.name) for team in teams]

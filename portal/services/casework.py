@@ -24,6 +24,7 @@ from portal.models import (
     Severity,
     StaffUser,
     Status,
+    Team,
     Ticket,
     TicketEvent,
 )
@@ -36,6 +37,7 @@ from portal.services.status import ALLOWED_TRANSITIONS, OPEN_STATES, can_transit
 # Why a ticket went back to its team's queue (besides portal.services.assignment's reasons).
 UNASSIGNED_ON_MERGE = "merged"
 UNASSIGNED_AS_SPAM = "spam"
+UNASSIGNED_ON_MOVE = "moved"
 
 # How far back "related tickets" (merge candidates) reach.
 RELATED_WINDOW = timedelta(days=30)
@@ -311,6 +313,27 @@ def merge(
     _event(into, EventKind.MERGED, staff, now, is_public=False, detail={"from": ticket.reference})
     _email_reporter(ticket, "merged", now=now, lost_link_url=lost_link_url())
     return event
+
+
+def move_to_team(
+    ticket: Ticket,
+    team: Team,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    expect_version: int | None = None,
+) -> TicketEvent:
+    """Send ``ticket`` to ``team``'s queue: whoever had it gives it up, and the history says
+    who moved it from where. The new team's automatic assignment is the caller's to apply."""
+    check_version(ticket, expect_version)
+    if ticket.status not in OPEN_STATES and ticket.status is not Status.APPEALED:
+        raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    if ticket.team_id == team.id:
+        raise CaseworkRefused(CaseworkRefused.SAME_TEAM)
+    assign(ticket, None, staff=staff, now=now, reason=UNASSIGNED_ON_MOVE)
+    detail = {"from": ticket.team_id, "to": team.id}
+    ticket.team = team
+    return _event(ticket, EventKind.ROUTED, staff, now, is_public=False, detail=detail)
 
 
 def flag_serious_incident(

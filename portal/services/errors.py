@@ -43,6 +43,7 @@ class CaseworkRefused(DomainError):
     SAME_TICKET = "same_ticket"  # merging a ticket into itself
     MERGE_TARGET = "merge_target"  # the other ticket is closed, merged or out of reach
     ALREADY_FLAGGED = "already_flagged"
+    SAME_TEAM = "same_team"  # moving a report to the team it is in
 
     def __init__(self, reason: str):
         super().__init__(reason)

@@ -37,6 +37,7 @@ from portal.forms.cases import (
     CaseForm,
     ClassifyForm,
     MergeForm,
+    MoveTeamForm,
     NoteForm,
     ReplyForm,
     RequestInformationForm,
@@ -54,6 +55,7 @@ from portal.models import (
     Severity,
     StaffUser,
     Status,
+    Team,
     Ticket,
     TicketEvent,
 )
@@ -86,6 +88,7 @@ ASSIGNMENT_REASONS = {
     assignment.LEFT_TEAM: _l("The person working on it left the team."),
     casework.UNASSIGNED_ON_MERGE: _l("Merged into another report, whose team takes it from here."),
     casework.UNASSIGNED_AS_SPAM: _l("Closed as spam."),
+    casework.UNASSIGNED_ON_MOVE: _l("Sent to another team."),
 }
 FILE_TYPE_NAMES = {
     attachments.PNG: _l("PNG image"),
@@ -178,6 +181,19 @@ def reply_form(ticket: Ticket, now: datetime, shown: bool) -> ReplyForm:
     return ReplyForm(saved_reply_ids=ids)
 
 
+def other_teams(ticket: Ticket) -> list[Team]:
+    return list(
+        db.session.scalars(
+            sa.select(Team).where(Team.id != (ticket.team_id or 0)).order_by(Team.name)
+        )
+    )
+
+
+def move_team_form(ticket: Ticket, now: datetime, shown: bool) -> MoveTeamForm:
+    teams = other_teams(ticket)
+    return MoveTeamForm(formdata=None, teams=teams) if shown else MoveTeamForm(teams=teams)
+
+
 def plain_form(form_class) -> Callable[[Ticket, datetime, bool], PortalForm]:
     """The builder of a form that needs nothing from the ticket."""
 
@@ -196,6 +212,7 @@ FORM_BUILDERS = {
     "note": plain_form(NoteForm),
     "merge": plain_form(MergeForm),
     "serious_incident": plain_form(SeriousIncidentForm),
+    "move_team": move_team_form,
 }
 
 
@@ -282,7 +299,10 @@ def render_case(
             "request_information": is_open and ticket.status is not Status.AWAITING_REPORTER,
             "merge": is_open,
             "serious_incident": ticket.serious_incident_at is None,
+            "move_team": (is_open or ticket.status is Status.APPEALED)
+            and bool(forms["move_team"].team.choices),
         },
+        team_names=dict(db.session.execute(sa.select(Team.id, Team.name)).all()),
         assignment_reasons=ASSIGNMENT_REASONS,
         Actor=Actor,
         Category=Category,
@@ -374,6 +394,7 @@ def download(reference: str, attachment_id: int):
 # What the reporter's or the ticket's state refuses, per action where the wording differs.
 NOT_OPEN_MESSAGES = {
     "assign": _l("Only open reports can be assigned."),
+    "move_team": _l("Only open reports can be sent to another team."),
     "reply": _l(
         "This report was withdrawn, merged or closed as spam, so it can no longer be replied to."
     ),
@@ -394,6 +415,8 @@ def refusal_message(refusal: CaseworkRefused, action: str) -> str:
         return _("That report is closed or has been merged itself. Choose an open report.")
     if refusal.reason == CaseworkRefused.ALREADY_FLAGGED:
         return _("This report is already flagged as a possible serious incident.")
+    if refusal.reason == CaseworkRefused.SAME_TEAM:
+        return _("This report is already with that team.")
     return str(NOT_OPEN_MESSAGES.get(action, _l("This report is no longer open for that.")))
 
 
@@ -581,6 +604,30 @@ def merge(reference: str):
         return _("This report was merged into %(reference)s.", reference=target.reference)
 
     return act(ticket, "merge", form, action)
+
+
+@bp.post("/<reference>/team")
+def move_to_team(reference: str):
+    """Send the report to another team. The mover may lose sight of it (it leaves their teams),
+    so the answer goes back to the queue unless they can still open it."""
+    ticket = load_case_or_404(reference)
+    form, valid = submitted_form("move_team", ticket)
+    if not valid:
+        return render_case(ticket, submitted=("move_team", form))
+    team = db.session.get(Team, int(form.team.data))
+    now = utcnow()
+
+    def action() -> str:
+        casework.move_to_team(
+            ticket, team, staff=signed_in_staff(), now=now, expect_version=form.version.data
+        )
+        assignment.auto_assign(ticket, now=now)
+        return _("Sent to %(team)s.", team=team.name)
+
+    response = act(ticket, "move_team", form, action)
+    if response.status_code == 303 and not can_see_ticket(signed_in_staff(), ticket):
+        return redirect(url_for("staff.queue"), code=303)
+    return response
 
 
 @bp.post("/<reference>/serious-incident")
