@@ -41,7 +41,8 @@ class CaseworkRefused(DomainError):
     NOT_OPEN = "not_open"  # the ticket is no longer open for this action
     NO_CONTACT = "no_contact"  # a reply or a question for a reporter who left no address
     SAME_TICKET = "same_ticket"  # merging a ticket into itself
-    MERGE_TARGET = "merge_target"  # the other ticket is closed, merged or out of reach
+    MERGE_TARGET = "merge_target"  # the other ticket is closed or merged
+    UNKNOWN_TARGET = "unknown_target"  # no such ticket, or one the viewer may not see
     ALREADY_FLAGGED = "already_flagged"
     SAME_TEAM = "same_team"  # moving a report to the team it is in
 

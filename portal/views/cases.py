@@ -409,6 +409,8 @@ NOT_OPEN_MESSAGES = {
 def refusal_message(refusal: CaseworkRefused, action: str) -> str:
     if refusal.reason == CaseworkRefused.NOT_A_MEMBER:
         return _("Only active members of this report's team can be assigned to it.")
+    if refusal.reason == CaseworkRefused.UNKNOWN_TARGET:
+        return _("There is no report with that reference that you can work on. Check it.")
     if refusal.reason == CaseworkRefused.SAME_TICKET:
         return _("A report cannot be merged into itself.")
     if refusal.reason == CaseworkRefused.MERGE_TARGET:
@@ -445,16 +447,38 @@ def act(ticket: Ticket, name: str, form, action: Callable[[], str]):
             return render_case(ticket, submitted=(name, form))
         return render_case(ticket, submitted=(name, form), problem=message)
     flash(message, "success")
+    if not can_see_ticket(signed_in_staff(), ticket):
+        # Sent to a team the viewer is not in: their queue, rather than a "not found".
+        return redirect(url_for("staff.queue"), code=303)
     return redirect(url_for("cases.show", reference=reference), code=303)
 
 
-@bp.post("/<reference>/assign")
-def assign(reference: str):
+def case_action(name: str, rule: str):
+    """Register ``perform(ticket, form) -> message`` as the POST action ``name`` at
+    ``/<reference>/<rule>``: the case is loaded (404 outside the viewer's teams), the action's
+    form validated (errors show on the case page), then ``perform`` calls the services and
+    everything is committed at once by ``act``. The endpoint is ``cases.<perform's name>``."""
+
+    def register(perform: Callable[[Ticket, PortalForm], str]):
+        def view(reference: str):
+            ticket = load_case_or_404(reference)
+            form, valid = submitted_form(name, ticket)
+            if not valid:
+                return render_case(ticket, submitted=(name, form))
+            return act(ticket, name, form, lambda: perform(ticket, form))
+
+        view.__doc__ = perform.__doc__
+        bp.add_url_rule(
+            f"/<reference>/{rule}", endpoint=perform.__name__, view_func=view, methods=["POST"]
+        )
+        return perform
+
+    return register
+
+
+@case_action("assign", "assign")
+def assign(ticket: Ticket, form: AssignForm) -> str:
     """Claim (assign to me), assign to a member of the team, or back to the team's queue."""
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("assign", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("assign", form))
     me = signed_in_staff()
     if form.claim.data:
         assignee = me
@@ -462,185 +486,110 @@ def assign(reference: str):
         assignee = db.session.get(StaffUser, int(form.assignee.data))
     else:
         assignee = None
-
-    def action() -> str:
-        event = casework.assign(
-            ticket, assignee, staff=me, now=utcnow(), expect_version=form.version.data
-        )
-        if event is None:
-            return _("Nothing changed: the report was already assigned that way.")
-        if assignee is None:
-            return _("The report is back in the team's queue.")
-        if assignee.id == me.id:
-            return _("You are now working on this report.")
-        return _("Assigned to %(name)s.", name=assignee.display_name)
-
-    return act(ticket, "assign", form, action)
+    event = casework.assign(
+        ticket, assignee, staff=me, now=utcnow(), expect_version=form.version.data
+    )
+    if event is None:
+        return _("Nothing changed: the report was already assigned that way.")
+    if assignee is None:
+        return _("The report is back in the team's queue.")
+    if assignee.id == me.id:
+        return _("You are now working on this report.")
+    return _("Assigned to %(name)s.", name=assignee.display_name)
 
 
-@bp.post("/<reference>/status")
-def change_status(reference: str):
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("status", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("status", form))
+@case_action("status", "status")
+def change_status(ticket: Ticket, form: StatusForm) -> str:
     to = Status(form.status.data)
-
-    def action() -> str:
-        casework.change_status(
-            ticket, to, staff=signed_in_staff(), now=utcnow(), expect_version=form.version.data
-        )
-        return _("Status changed to “%(status)s”.", status=to.staff_label)
-
-    return act(ticket, "status", form, action)
+    casework.change_status(
+        ticket, to, staff=signed_in_staff(), now=utcnow(), expect_version=form.version.data
+    )
+    return _("Status changed to “%(status)s”.", status=to.staff_label)
 
 
-@bp.post("/<reference>/classification")
-def classify(reference: str):
+@case_action("classify", "classification")
+def classify(ticket: Ticket, form: ClassifyForm) -> str:
     """Category and triaged severity: only what differs changes, one event for each."""
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("classify", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("classify", form))
-
-    def action() -> str:
-        events = casework.classify(
-            ticket,
-            category=Category(form.category.data),
-            severity=Severity(form.severity.data) if form.severity.data else None,
-            staff=signed_in_staff(),
-            now=utcnow(),
-            expect_version=form.version.data,
-        )
-        return _("Classification saved.") if events else _("Nothing changed.")
-
-    return act(ticket, "classify", form, action)
+    events = casework.classify(
+        ticket,
+        category=Category(form.category.data),
+        severity=Severity(form.severity.data) if form.severity.data else None,
+        staff=signed_in_staff(),
+        now=utcnow(),
+        expect_version=form.version.data,
+    )
+    return _("Classification saved.") if events else _("Nothing changed.")
 
 
-@bp.post("/<reference>/reply")
-def reply(reference: str):
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("reply", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("reply", form))
-
-    def action() -> str:
-        casework.reply(
-            ticket,
-            form.reply.data,
-            staff=signed_in_staff(),
-            now=utcnow(),
-            lost_link_url=lost_link_url,
-            expect_version=form.version.data,
-            saved_reply_id=form.saved_reply_id.data,
-        )
-        if casework.will_email_reporter(ticket):
-            return _("Your reply is on the reporter's tracking page and is being e-mailed to them.")
-        return _("Your reply is on the reporter's tracking page.")
-
-    return act(ticket, "reply", form, action)
+@case_action("reply", "reply")
+def reply(ticket: Ticket, form: ReplyForm) -> str:
+    casework.reply(
+        ticket,
+        form.reply.data,
+        staff=signed_in_staff(),
+        now=utcnow(),
+        lost_link_url=lost_link_url,
+        expect_version=form.version.data,
+        saved_reply_id=form.saved_reply_id.data,
+    )
+    if casework.will_email_reporter(ticket):
+        return _("Your reply is on the reporter's tracking page and is being e-mailed to them.")
+    return _("Your reply is on the reporter's tracking page.")
 
 
-@bp.post("/<reference>/request-information")
-def request_information(reference: str):
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("request_information", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("request_information", form))
-
-    def action() -> str:
-        casework.request_information(
-            ticket,
-            form.question.data,
-            staff=signed_in_staff(),
-            now=utcnow(),
-            lost_link_url=lost_link_url,
-            expect_version=form.version.data,
-        )
-        return _("Your question was sent. The report now waits for the reporter's answer.")
-
-    return act(ticket, "request_information", form, action)
+@case_action("request_information", "request-information")
+def request_information(ticket: Ticket, form: RequestInformationForm) -> str:
+    casework.request_information(
+        ticket,
+        form.question.data,
+        staff=signed_in_staff(),
+        now=utcnow(),
+        lost_link_url=lost_link_url,
+        expect_version=form.version.data,
+    )
+    return _("Your question was sent. The report now waits for the reporter's answer.")
 
 
-@bp.post("/<reference>/notes")
-def add_note(reference: str):
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("note", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("note", form))
-
-    def action() -> str:
-        casework.add_note(ticket, form.note.data, staff=signed_in_staff(), now=utcnow())
-        return _("Note added.")
-
-    return act(ticket, "note", form, action)
+@case_action("note", "notes")
+def add_note(ticket: Ticket, form: NoteForm) -> str:
+    casework.add_note(ticket, form.note.data, staff=signed_in_staff(), now=utcnow())
+    return _("Note added.")
 
 
-@bp.post("/<reference>/merge")
-def merge(reference: str):
+@case_action("merge", "merge")
+def merge(ticket: Ticket, form: MergeForm) -> str:
     """Merge this report into another one (typed, or chosen from the related reports)."""
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("merge", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("merge", form))
     me = signed_in_staff()
     target = find_ticket_by_reference(form.target.data)
     if target is None or not can_see_ticket(me, target):
         # The same words whether it does not exist or is another team's.
-        form.target.errors.append(
-            _("There is no report with that reference that you can work on. Check it.")
-        )
-        return render_case(ticket, submitted=("merge", form))
-
-    def action() -> str:
-        casework.merge(
-            ticket,
-            target,
-            staff=me,
-            now=utcnow(),
-            lost_link_url=lost_link_url,
-            expect_version=form.version.data,
-        )
-        return _("This report was merged into %(reference)s.", reference=target.reference)
-
-    return act(ticket, "merge", form, action)
+        raise CaseworkRefused(CaseworkRefused.UNKNOWN_TARGET)
+    casework.merge(
+        ticket,
+        target,
+        staff=me,
+        now=utcnow(),
+        lost_link_url=lost_link_url,
+        expect_version=form.version.data,
+    )
+    return _("This report was merged into %(reference)s.", reference=target.reference)
 
 
-@bp.post("/<reference>/team")
-def move_to_team(reference: str):
-    """Send the report to another team. The mover may lose sight of it (it leaves their teams),
-    so the answer goes back to the queue unless they can still open it."""
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("move_team", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("move_team", form))
+@case_action("move_team", "team")
+def move_to_team(ticket: Ticket, form: MoveTeamForm) -> str:
+    """Send the report to another team; that team's automatic assignment applies."""
     team = db.session.get(Team, int(form.team.data))
     now = utcnow()
-
-    def action() -> str:
-        casework.move_to_team(
-            ticket, team, staff=signed_in_staff(), now=now, expect_version=form.version.data
-        )
-        assignment.auto_assign(ticket, now=now)
-        return _("Sent to %(team)s.", team=team.name)
-
-    response = act(ticket, "move_team", form, action)
-    if response.status_code == 303 and not can_see_ticket(signed_in_staff(), ticket):
-        return redirect(url_for("staff.queue"), code=303)
-    return response
+    casework.move_to_team(
+        ticket, team, staff=signed_in_staff(), now=now, expect_version=form.version.data
+    )
+    assignment.auto_assign(ticket, now=now)
+    return _("Sent to %(team)s.", team=team.name)
 
 
-@bp.post("/<reference>/serious-incident")
-def flag_serious_incident(reference: str):
-    ticket = load_case_or_404(reference)
-    form, valid = submitted_form("serious_incident", ticket)
-    if not valid:
-        return render_case(ticket, submitted=("serious_incident", form))
-
-    def action() -> str:
-        casework.flag_serious_incident(
-            ticket, staff=signed_in_staff(), now=utcnow(), expect_version=form.version.data
-        )
-        return _("Flagged as a possible serious incident.")
-
-    return act(ticket, "serious_incident", form, action)
+@case_action("serious_incident", "serious-incident")
+def flag_serious_incident(ticket: Ticket, form: SeriousIncidentForm) -> str:
+    casework.flag_serious_incident(
+        ticket, staff=signed_in_staff(), now=utcnow(), expect_version=form.version.data
+    )
+    return _("Flagged as a possible serious incident.")
