@@ -101,7 +101,8 @@ def scenarios(app):
     )
     assert signed_in.status_code == 303, signed_in.status_code
     queue_page = staff.get("/staff/queue?status=any").get_data(as_text=True)
-    next_page = NEXT_PAGE.search(queue_page).group(1).replace("&amp;", "&")
+    next_link = NEXT_PAGE.search(queue_page)
+    next_page = next_link.group(1).replace("&amp;", "&") if next_link else "/staff/queue?status=any"
 
     def submit():
         page = client.get("/reports/new?kind=harm_report").get_data(as_text=True)

@@ -206,8 +206,9 @@ def make_busy_portal(tickets: int) -> tuple[list[Team], list[AIModel], list[Staf
     db.session.add_all([*teams, *models, *staff])
     db.session.flush()
     versions = [version for model in models for version in model.versions]
-    db.session.execute(
-        sa.insert(Ticket),
-        ticket_rows(tickets, teams=teams, models=models, versions=versions, staff=staff),
-    )
+    if tickets:  # an empty list would make SQLAlchemy insert one row of defaults
+        db.session.execute(
+            sa.insert(Ticket),
+            ticket_rows(tickets, teams=teams, models=models, versions=versions, staff=staff),
+        )
     return teams, models, staff
