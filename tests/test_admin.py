@@ -632,6 +632,28 @@ def test_disabling_an_account_returns_its_reports_and_ends_its_sessions(app, tea
         assert ticket_entries[-1].object_id == held.reference
 
 
+def test_an_agent_made_analyst_gives_their_reports_back_to_the_queue(app, teams, admin, agent):
+    with app.app_context():
+        held, _ = make_ticket(app, category="self_harm")
+        assign(held, db.session.get(StaffUser, agent.user_id), staff=None, now=utcnow())
+        db.session.commit()
+        held_id = held.id
+
+    response = submit(
+        admin,
+        f"/staff/admin/staff/{agent.user_id}",
+        staff_form(display_name="Ada Agent", roles=["analyst"], teams=[teams["trust-safety"]]),
+    )
+
+    assert response.status_code == 303
+    with app.app_context():
+        held = db.session.get(Ticket, held_id)
+        assert held.assignee_id is None
+        assert held.events[-1].detail["reason"] == "no_longer_casework"
+    [entry] = audit(app, "staff.roles_changed")
+    assert json.loads(entry.payload)["tickets_returned"] == 1
+
+
 # -- saved replies ------------------------------------------------------------------------------
 
 

@@ -522,6 +522,23 @@ def test_bulk_assignment_records_who_did_it_in_the_history_and_the_audit_log(app
     assert "2 reports changed." in queue(client)
 
 
+def test_an_analyst_in_the_team_is_never_offered_as_an_assignee(app, client, staff):
+    make_staff(
+        app,
+        "analyst@example.org",
+        roles=(Role.ANALYST,),
+        name="Ana Lyst",
+        team_slugs=("trust-safety",),
+    )
+    add_ticket(app)
+    sign_in(client)
+
+    page = queue(client)
+
+    assert "Cole League" in page
+    assert "Ana Lyst" not in page
+
+
 def test_bulk_assignment_to_me_and_back_to_the_team(app, client, staff):
     reference = add_ticket(app)
     sign_in(client)

@@ -241,6 +241,32 @@ def test_a_tampered_session_cookie_counts_as_no_cookie(reporter, report, segment
 # -- adding information -------------------------------------------------------------------------
 
 
+def test_information_sent_while_the_report_is_merged_is_refused_not_kept(
+    app, reporter, report, monkeypatch
+):
+    original_store = reports_view.store_uploads
+
+    def merged_meanwhile(*args, **kwargs):
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.update(Ticket)
+                .where(Ticket.reference == report.reference)
+                .values(status="merged", row_version=Ticket.row_version + 1)
+            )
+        return original_store(*args, **kwargs)
+
+    monkeypatch.setattr(reports_view, "store_uploads", merged_meanwhile)
+    data = {"csrf_token": csrf_token(reporter, report.case_url), "text": "Too late?"}
+
+    response = reporter.post(f"{report.case_url}/information", data=data)
+
+    assert response.status_code == 303
+    assert "can no longer be added" in page_text(reporter.get(report.case_url))
+    with app.app_context():
+        ticket = db.session.scalar(sa.select(Ticket).where(Ticket.reference == report.reference))
+        assert all(event.body != "Too late?" for event in ticket.events)
+
+
 def test_a_staff_save_while_the_reporter_adds_information_loses_neither(
     app, reporter, report, monkeypatch
 ):

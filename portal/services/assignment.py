@@ -25,6 +25,7 @@ ASSIGNABLE_ROLES = frozenset({Role.AGENT, Role.OWNER})
 AUTO = "auto"
 ACCOUNT_DISABLED = "account_disabled"
 LEFT_TEAM = "left_team"
+NO_LONGER_CASEWORK = "no_longer_casework"
 
 
 def least_busy_speaker(team_id: int, locale: str) -> StaffUser | None:

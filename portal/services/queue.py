@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal.access import CASEWORK
 from portal.extensions import db
 from portal.models import AIModel, Category, StaffUser, Status, Team, Ticket, TicketKind
 from portal.models.enums import LabelledEnum
@@ -317,13 +318,14 @@ def assignable_staff(visible_team_ids: set[int] | None) -> list[StaffUser]:
             TeamMembership.team_id.in_(sorted(visible_team_ids))
         )
     )
-    return list(
-        db.session.scalars(
-            sa.select(StaffUser)
-            .where(StaffUser.id.in_(members), StaffUser.is_active.is_(True))
-            .order_by(StaffUser.display_name, StaffUser.id)
-        )
+    people = db.session.scalars(
+        sa.select(StaffUser)
+        .where(StaffUser.id.in_(members), StaffUser.is_active.is_(True))
+        .order_by(StaffUser.display_name, StaffUser.id)
+        .options(selectinload(StaffUser.role_grants))
     )
+    # An analyst or auditor in a team cannot open a case: never offered one.
+    return [person for person in people if person.has_any_role(CASEWORK)]
 
 
 def selected_tickets(ticket_ids: list[int], visible_team_ids: set[int] | None) -> list[Ticket]:

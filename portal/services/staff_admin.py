@@ -15,11 +15,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
+from portal.access import CASEWORK
 from portal.extensions import db
 from portal.models import Role, SavedReply, StaffUser, Team
 from portal.models.routing import StaffLanguage, TeamMembership
 from portal.services import accounts, scope
-from portal.services.assignment import LEFT_TEAM, release_tickets
+from portal.services.assignment import LEFT_TEAM, NO_LONGER_CASEWORK, release_tickets
 from portal.services.errors import DomainError
 
 
@@ -114,7 +115,12 @@ def update_staff(
     if roles != user.roles:
         previous = _role_values(user.roles)
         accounts.set_roles(user, roles)
-        changes.append(Change("staff.roles_changed", {"from": previous, "to": _role_values(roles)}))
+        payload = {"from": previous, "to": _role_values(roles)}
+        if not user.has_any_role(CASEWORK):
+            # They can no longer open a case: their reports go back to their teams' queues.
+            released = release_tickets(user, now=now, reason=NO_LONGER_CASEWORK)
+            payload["tickets_returned"] = len(released)
+        changes.append(Change("staff.roles_changed", payload))
     added, removed, returned = _set_memberships(user, set(team_ids), now=now)
     if added or removed:
         details.update(teams_added=added, teams_removed=removed, tickets_returned=returned)

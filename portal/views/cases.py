@@ -86,6 +86,7 @@ ASSIGNMENT_REASONS = {
     ),
     assignment.ACCOUNT_DISABLED: _l("The account of the person working on it was disabled."),
     assignment.LEFT_TEAM: _l("The person working on it left the team."),
+    assignment.NO_LONGER_CASEWORK: _l("The person working on it no longer works on cases."),
     casework.UNASSIGNED_ON_MERGE: _l("Merged into another report, whose team takes it from here."),
     casework.UNASSIGNED_AS_SPAM: _l("Closed as spam."),
     casework.UNASSIGNED_ON_MOVE: _l("Sent to another team."),

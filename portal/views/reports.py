@@ -219,10 +219,15 @@ def load_tracked_ticket(reference: str) -> Ticket:
     tell whether the ticket exists.
     """
     ticket = find_ticket_by_reference(reference)
-    tracked = session.get(TRACKED_SESSION_KEY, {})
-    if ticket is None or tracked.get(ticket.reference) != ticket.tracking_version:
+    if ticket is None or not still_tracked(ticket):
         abort(404)
     return ticket
+
+
+def still_tracked(ticket: Ticket) -> bool:
+    """Whether this browser opened the ticket's current tracking link (checked again after a
+    write lock, since the link can be replaced in between)."""
+    return session.get(TRACKED_SESSION_KEY, {}).get(ticket.reference) == ticket.tracking_version
 
 
 def crisis_resources() -> list[dict]:
@@ -472,6 +477,11 @@ def add_information_view(reference: str):
         form.evidence.errors = [rejection_message(rejection) for rejection in rejected]
         return render_case(ticket, form)
     lock_tickets(ticket)  # a colleague's save meanwhile must not make this one fail
+    if not still_tracked(ticket) or not can_add_information(ticket):
+        # Closed, merged or withdrawn, or its link replaced, while this was being sent.
+        db.session.rollback()  # removes the files stored above
+        flash(_("This report is closed, so information can no longer be added."), "error")
+        return redirect(url_for("reports.case", reference=ticket.reference), code=303)
     add_information(ticket, text=(form.text.data or "").strip(), files=stored, now=utcnow())
     db.session.commit()
     flash(_("Thank you. We have added this to your report."), "success")
@@ -485,6 +495,8 @@ def withdraw_view(reference: str):
     form = WithdrawForm()
     if request.method == "POST" and form.validate():
         lock_tickets(ticket)
+        if not still_tracked(ticket):
+            abort(404)  # its link was replaced while this was being sent
         try:
             withdraw(ticket, reason=(form.reason.data or "").strip(), now=utcnow())
         except InvalidTransition:
