@@ -7,12 +7,12 @@ export FLASK_APP := app
 
 .PHONY: run test install install-test translations messages bench clean
 
-run: $(VENV)/.installed translations ## Set up and start the portal on SQLite with demo data
+run: $(VENV)/.installed translations ## Set up and start the portal (web and clock) on SQLite with demo data
 	mkdir -p instance
 	PORTAL_ENV=development $(BIN)/flask db upgrade
 	PORTAL_ENV=development $(BIN)/flask demo load
-	@echo "Redress is at http://127.0.0.1:5000 (Ctrl-C stops it)"
-	PORTAL_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
+	@echo "Redress is at http://127.0.0.1:5000 (Ctrl-C stops the web server and the clock)"
+	PORTAL_ENV=development $(BIN)/python -m portal.devserver --host 127.0.0.1 --port 5000
 
 test: $(VENV)/.installed-test translations ## Lint, then run the whole suite
 	$(BIN)/ruff check .

@@ -138,10 +138,14 @@ def register_template_globals(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
     from portal.models import EventKind, Status, TicketKind
+    from portal.services import sla
     from portal.services.attachments import MAX_FILE_BYTES
     from portal.services.status import OPEN_STATES
+    from portal.views.public import clock_status
 
+    app.context_processor(clock_status)  # the staff pages' warning when the clock is silent
     app.jinja_env.globals.update(
+        describe_span=sla.describe,
         # The staff workspace's sections; each shows only to those the access policy admits.
         staff_navigation=(
             ("staff.queue", _l("Queue")),

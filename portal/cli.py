@@ -1,6 +1,7 @@
 """Command-line tools, grouped by noun: ``flask models``, ``flask outbox``, ``flask demo``,
-``flask audit``, ``flask users``."""
+``flask audit``, ``flask users``, ``flask scheduler``."""
 
+import logging
 from datetime import date
 
 import click
@@ -26,6 +27,7 @@ from portal.models import (
     VersionStatus,
 )
 from portal.models.enums import Actor, Role
+from portal.scheduler import Clock, default_jobs, run_until_stopped
 from portal.services import audit, totp
 from portal.services.accounts import (
     AccountError,
@@ -47,6 +49,7 @@ outbox_cli = AppGroup("outbox", help="Deliver the e-mail waiting in the outbox."
 demo_cli = AppGroup("demo", help="Demonstration data for a new installation.")
 audit_cli = AppGroup("audit", help="Check the tamper-evident audit log.")
 users_cli = AppGroup("users", help="Manage staff accounts.")
+scheduler_cli = AppGroup("scheduler", help="The clock process: SLA sweep and outbox sender.")
 
 
 @models_cli.command("add", help="Add a model, or add versions to an existing one.")
@@ -227,7 +230,6 @@ def _submit_demo_report(model, version, *, kind, category, severity, locale, out
         form_key=new_form_key(),
         secret_key=current_app.config["SECRET_KEY"],
         now=utcnow(),
-        sla_targets=current_app.config["PORTAL_SLA_TARGETS"],
         tracking_link=lambda _token: "",  # never used: nobody is e-mailed
     )
 
@@ -447,6 +449,29 @@ def list_accounts():
         click.echo(f"{user.email}\t{user.display_name}\t{state}\t{roles}")
 
 
+def _clock() -> Clock:
+    app = current_app._get_current_object()
+    return Clock(app.app_context, default_jobs(app.config))
+
+
+@scheduler_cli.command("run", help="Run the clock's jobs until stopped (SIGTERM or Ctrl-C).")
+def run_scheduler():
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run
+    run_until_stopped(_clock())
+
+
+@scheduler_cli.command("tick", help="Run every job of the clock once; exit 1 if one failed.")
+def tick_scheduler():
+    results = _clock().tick()
+    for result in results:
+        click.echo(f"{result.name}: {result.error or 'ok'}")
+    if any(result.failed for result in results):
+        raise SystemExit(1)
+
+
 def register_commands(app: Flask) -> None:
-    for group in (models_cli, outbox_cli, demo_cli, audit_cli, users_cli):
+    for group in (models_cli, outbox_cli, demo_cli, audit_cli, users_cli, scheduler_cli):
         app.cli.add_command(group)

@@ -92,14 +92,12 @@ class DefaultConfig:
     PORTAL_SMTP_STARTTLS = False
     PORTAL_SMTP_TIMEOUT = 10
 
-    # Target times promised to reporters, in hours, per severity. The SLA policies that staff
-    # manage replace these once they exist; until then these are the published defaults.
-    PORTAL_SLA_TARGETS: ClassVar[dict] = {
-        "critical": {"first_response": 1, "resolution": 24},
-        "high": {"first_response": 24, "resolution": 7 * 24},
-        "medium": {"first_response": 3 * 24, "resolution": 21 * 24},
-        "low": {"first_response": 7 * 24, "resolution": 42 * 24},
-    }
+    # The clock process (`flask scheduler run`): how often it sends the outbox; the longest the
+    # SLA sweep sleeps when no deadline is nearer; how long it may stay silent before /healthz
+    # and staff pages say so (more than the longest interval, or every pause would be an alarm).
+    PORTAL_OUTBOX_INTERVAL_SECONDS = 30
+    PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS = 60
+    PORTAL_CLOCK_SILENT_AFTER_SECONDS = 300
 
     # Where to report illegal images instead of here (shown on the evidence question).
     PORTAL_ILLEGAL_CONTENT_REPORTING: ClassVar[dict] = {
@@ -183,7 +181,9 @@ _ENVIRONMENT_KEYS = {
     "PORTAL_SMTP_USERNAME": ("PORTAL_SMTP_USERNAME", str),
     "PORTAL_SMTP_PASSWORD": ("PORTAL_SMTP_PASSWORD", str),
     "PORTAL_SMTP_STARTTLS": ("PORTAL_SMTP_STARTTLS", lambda v: v.lower() in _BOOLEAN_TRUE),
-    "PORTAL_SLA_TARGETS": ("PORTAL_SLA_TARGETS", json.loads),
+    "PORTAL_OUTBOX_INTERVAL_SECONDS": ("PORTAL_OUTBOX_INTERVAL_SECONDS", int),
+    "PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS": ("PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS", int),
+    "PORTAL_CLOCK_SILENT_AFTER_SECONDS": ("PORTAL_CLOCK_SILENT_AFTER_SECONDS", int),
     "PORTAL_CRISIS_RESOURCES": ("PORTAL_CRISIS_RESOURCES", json.loads),
     "PORTAL_ILLEGAL_CONTENT_REPORTING": ("PORTAL_ILLEGAL_CONTENT_REPORTING", json.loads),
 }
@@ -210,22 +210,12 @@ class ConfigurationError(RuntimeError):
     """The app refuses to start: the message says what to set."""
 
 
-SEVERITIES = ("critical", "high", "medium", "low")
 MINIMUM_SECRET_KEY_LENGTH = 32
 
 
 def configuration_problems(config) -> list[str]:
     """What is wrong with a configuration, in words an operator can act on (empty when fine)."""
     problems = []
-    targets = config["PORTAL_SLA_TARGETS"]
-    for severity in SEVERITIES:
-        hours = targets.get(severity)
-        if not isinstance(hours, dict) or not all(
-            isinstance(hours.get(key), int | float) for key in ("first_response", "resolution")
-        ):
-            problems.append(
-                f"PORTAL_SLA_TARGETS needs first_response and resolution hours for {severity!r}"
-            )
     try:
         ZoneInfo(config["PORTAL_DEFAULT_TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError):
@@ -237,4 +227,24 @@ def configuration_problems(config) -> list[str]:
         problems.append(f"PORTAL_BASE_URL {base_url!r} must start with https:// (or http://)")
     if not config["PORTAL_CRISIS_RESOURCES"].get("default"):
         problems.append('PORTAL_CRISIS_RESOURCES needs a "default" list')
+    problems += _clock_problems(config)
+    return problems
+
+
+CLOCK_INTERVALS = ("PORTAL_OUTBOX_INTERVAL_SECONDS", "PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS")
+
+
+def _clock_problems(config) -> list[str]:
+    problems = [
+        f"{key} must be a whole number of seconds, at least 1"
+        for key in (*CLOCK_INTERVALS, "PORTAL_CLOCK_SILENT_AFTER_SECONDS")
+        if not isinstance(config[key], int) or config[key] < 1
+    ]
+    if not problems:
+        longest = max(config[key] for key in CLOCK_INTERVALS)
+        if config["PORTAL_CLOCK_SILENT_AFTER_SECONDS"] <= longest:
+            problems.append(
+                "PORTAL_CLOCK_SILENT_AFTER_SECONDS must be longer than the clock's longest "
+                f"interval ({longest} s), or every pause between runs would raise the alarm"
+            )
     return problems

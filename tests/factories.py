@@ -76,7 +76,6 @@ def make_ticket(app, *, form_key=None, now=None, **overrides):
         form_key=form_key or new_form_key(),
         secret_key=app.config["SECRET_KEY"],
         now=now or utcnow(),
-        sla_targets=app.config["PORTAL_SLA_TARGETS"],
         tracking_link=lambda token: f"https://redress.test/reports/track/{token}",
     )
     return result.ticket, result.tracking_token

@@ -1,8 +1,10 @@
 """E-mail leaves through the outbox: delivered over real SMTP, retried with back-off when the
-server is down, never lost, and stripped of secret links once delivered."""
+server is down, never lost, never sent twice by two senders at once, never given a header that
+someone typed, and stripped of secret links once delivered."""
 
 import contextlib
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -15,7 +17,15 @@ from aiosmtpd.controller import Controller
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import OutboxMessage, OutboxStatus
-from portal.services.outbox import MAX_ATTEMPTS, SCRUBBED_BODY, SmtpSettings, deliver_due
+from portal.services.outbox import (
+    CLAIM_LEASE,
+    MAX_ATTEMPTS,
+    SCRUBBED_BODY,
+    DeliveryReport,
+    SmtpSettings,
+    deliver_due,
+    queue_email,
+)
 from tests.factories import make_ticket
 
 EMAIL = "reporter@example.org"
@@ -230,3 +240,213 @@ def test_a_french_reporter_gets_the_email_in_french(app, mail_server):
     assert "Votre lien de suivi privé" in mail.body
     assert "(Europe/Paris)" in mail.body
     assert token in mail.body
+
+
+# -- several senders at once ---------------------------------------------------------------------
+
+
+def add_messages(app, count: int, *, now=None, **fields) -> list[int]:
+    """``count`` pending messages to person<i>@example.org with subject "Message <i>": ids."""
+    now = now or utcnow()
+    with app.app_context():
+        messages = [
+            OutboxMessage(
+                **{
+                    "to_address": f"person{i}@example.org",
+                    "subject": f"Message {i}",
+                    "body": f"Body {i}\n",
+                    "locale": "en",
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    **fields,
+                }
+            )
+            for i in range(count)
+        ]
+        db.session.add_all(messages)
+        db.session.commit()
+        return [message.id for message in messages]
+
+
+def received_subjects(mailbox: Mailbox) -> list[str]:
+    return sorted(mail.message["Subject"] for mail in mailbox.received)
+
+
+def test_two_senders_at_once_send_each_message_exactly_once(app, mail_server):
+    count = 40
+    add_messages(app, count)
+    start = threading.Barrier(2)
+    reports: list[DeliveryReport] = []
+    errors: list[BaseException] = []
+
+    def sender():
+        try:
+            start.wait(timeout=10)
+            while True:
+                # Small batches, so that the two senders' claims interleave.
+                with app.app_context():
+                    report = deliver_due(
+                        SmtpSettings.from_config(app.config), now=utcnow(), limit=3
+                    )
+                    db.session.commit()
+                reports.append(report)
+                if report == DeliveryReport(0, 0, 0):
+                    return
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert not any(thread.is_alive() for thread in threads)
+    assert received_subjects(mail_server) == sorted(f"Message {i}" for i in range(count))
+    assert sum(report.sent for report in reports) == count
+    with app.app_context():
+        statuses = db.session.scalars(sa.select(OutboxMessage.status)).all()
+        unclaimed = db.session.scalars(
+            sa.select(OutboxMessage.id).where(OutboxMessage.claimed_by.is_not(None))
+        ).all()
+    assert set(statuses) == {OutboxStatus.SENT}
+    assert unclaimed == []
+
+
+def test_a_sender_skips_messages_another_sender_is_claiming_without_waiting(
+    app, mail_server, is_postgres
+):
+    first, *others = add_messages(app, 3)
+
+    reports = []
+    with app.app_context(), db.engine.connect() as other_sender:
+        if is_postgres:
+            # Another sender is in the middle of claiming the first message: its row is locked
+            # (FOR UPDATE SKIP LOCKED passes over it).
+            other_sender.execute(
+                sa.select(OutboxMessage.id).where(OutboxMessage.id == first).with_for_update()
+            )
+        else:
+            # SQLite has one writer at a time, so another sender's claim is a committed lease.
+            other_sender.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id == first)
+                .values(claimed_by="another sender", claimed_until=utcnow() + CLAIM_LEASE)
+            )
+            other_sender.commit()
+        this_sender = threading.Thread(target=lambda: reports.append(deliver(app, utcnow())))
+        this_sender.start()
+        this_sender.join(timeout=10)
+        waited = this_sender.is_alive()
+        other_sender.rollback()
+        this_sender.join()
+
+    assert not waited
+    [report] = reports
+    assert report.sent == len(others)
+    assert received_subjects(mail_server) == ["Message 1", "Message 2"]
+    with app.app_context():
+        assert db.session.get(OutboxMessage, first).status is OutboxStatus.PENDING
+
+
+def test_a_message_claimed_by_a_sender_that_died_is_sent_once_its_lease_runs_out(app, smtp_port):
+    start = utcnow()
+    [message_id] = add_messages(app, 1, now=start)
+    # A sender claims the message, then dies before recording anything (the server is down
+    # too, but its failure is never committed).
+    with app.app_context():
+        deliver_due(SmtpSettings.from_config(app.config), now=start)
+        db.session.rollback()
+
+    claimed = the_message(app)
+    assert claimed.claimed_by is not None
+    assert claimed.claimed_until == start + CLAIM_LEASE
+    assert claimed.attempts == 0
+
+    with smtp_server(smtp_port) as mailbox:
+        while_held = deliver(app, start + CLAIM_LEASE - timedelta(seconds=1))
+        assert mailbox.received == []
+        after_lease = deliver(app, start + CLAIM_LEASE)
+
+    assert (while_held.sent, after_lease.sent) == (0, 1)
+    assert received_subjects(mailbox) == ["Message 0"]
+    delivered = the_message(app)
+    assert delivered.id == message_id
+    assert delivered.status is OutboxStatus.SENT
+    assert (delivered.claimed_by, delivered.claimed_until) == (None, None)
+
+
+def test_a_sender_whose_lease_is_nearly_over_sends_nothing_more_and_hands_the_rest_back(
+    app, mail_server
+):
+    add_messages(app, 2)
+
+    with app.app_context():
+        report = deliver_due(SmtpSettings.from_config(app.config), now=utcnow(), lease=timedelta(0))
+        db.session.commit()
+
+    assert (report.sent, report.deferred, report.failed) == (0, 2, 0)
+    assert mail_server.received == []
+    with app.app_context():
+        messages = db.session.scalars(sa.select(OutboxMessage)).all()
+    assert {(m.status, m.attempts, m.claimed_by) for m in messages} == {
+        (OutboxStatus.PENDING, 0, None)
+    }
+    assert deliver(app, utcnow()).sent == 2
+
+
+# -- headers built safely ------------------------------------------------------------------------
+
+
+def test_a_line_break_in_the_subject_never_makes_another_header(app, mail_server):
+    add_messages(app, 1, subject="Hello\r\nBcc: attacker@evil.example\nX-Injected: yes")
+
+    report = deliver(app, utcnow())
+
+    assert report.sent == 1
+    [mail] = mail_server.received
+    assert mail.envelope_to == ["person0@example.org"]
+    assert mail.message.get_all("Subject") == ["Hello Bcc: attacker@evil.example X-Injected: yes"]
+    assert mail.message["Bcc"] is None
+    assert mail.message["X-Injected"] is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "reporter@example.org\r\nBcc: attacker@evil.example",
+        "reporter@example.org\nBcc: attacker@evil.example",
+        "reporter@example.org Bcc: attacker@evil.example",
+        "reporter@example.org, attacker@evil.example",
+        "",
+    ],
+    ids=["crlf", "lf", "trailing-header", "two-addresses", "empty"],
+)
+def test_an_address_that_is_not_exactly_one_address_is_never_sent_to(app, mail_server, address):
+    add_messages(app, 1, to_address=address, carries_secret=True)
+
+    report = deliver(app, utcnow())
+
+    assert (report.sent, report.deferred, report.failed) == (0, 0, 1)
+    assert mail_server.received == []
+    message = the_message(app)
+    assert message.status is OutboxStatus.FAILED  # no retry can make it safe
+    assert message.last_error == "ValueError"
+    assert message.body == SCRUBBED_BODY
+
+
+def test_a_queued_subject_is_kept_on_one_line(app):
+    with app.app_context():
+        message = queue_email(
+            to=EMAIL,
+            template="new_link",
+            locale="en",
+            now=utcnow(),
+            reference="RP-1\rBcc: attacker@evil.example\u2028X: y",
+            tracking_url="https://redress.test/reports/track/x",
+        )
+
+        assert message.subject == (
+            "Your new tracking link for report RP-1 Bcc: attacker@evil.example X: y"
+        )

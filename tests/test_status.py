@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from portal.clock import utcnow
-from portal.models import Actor, EventKind, Status, Ticket
+from portal.models import Actor, Category, EventKind, Severity, Status, Ticket
 from portal.services.errors import InvalidTransition
 from portal.services.status import ALLOWED_TRANSITIONS, OPEN_STATES, can_transition, transition
 
@@ -22,9 +22,24 @@ FORBIDDEN = sorted(
 
 
 def ticket_in(status: Status, decided_days_ago: int | None = 1) -> Ticket:
+    """A ticket received an hour ago, in ``status``; moving it recomputes its deadlines, which
+    reads the SLA policies (so the tests that move one need the ``app`` context)."""
     now = utcnow()
     decided_at = None if decided_days_ago is None else now - timedelta(days=decided_days_ago)
-    return Ticket(status=status, events=[], decided_at=decided_at)
+    return Ticket(
+        status=status,
+        events=[],
+        decided_at=decided_at,
+        created_at=now - timedelta(hours=1),
+        category=Category.OTHER,
+        reporter_severity=Severity.MEDIUM,
+    )
+
+
+@pytest.fixture
+def in_app(app):
+    with app.app_context():
+        yield
 
 
 def test_the_table_covers_every_status():
@@ -32,7 +47,7 @@ def test_the_table_covers_every_status():
 
 
 @pytest.mark.parametrize(("source", "target"), ALLOWED)
-def test_allowed_transition_moves_the_ticket_and_records_an_event(source, target):
+def test_allowed_transition_moves_the_ticket_and_records_an_event(in_app, source, target):
     ticket = ticket_in(source)
     now = utcnow()
 
@@ -80,7 +95,7 @@ def test_a_closed_ticket_can_be_appealed_inside_the_window_only():
         transition(outside, Status.APPEALED, now=now, actor=Actor.REPORTER)
 
 
-def test_deciding_and_closing_stamp_their_times():
+def test_deciding_and_closing_stamp_their_times(in_app):
     ticket = ticket_in(Status.INVESTIGATING, decided_days_ago=None)
     decided = utcnow()
     transition(ticket, Status.DECIDED, now=decided, actor=Actor.STAFF)

@@ -2,6 +2,7 @@
 
 from portal.models.audit import AuditEntry, AuditHead
 from portal.models.casework import SavedReply
+from portal.models.clock import ClockHeartbeat
 from portal.models.enums import (
     Actor,
     Category,
@@ -16,6 +17,7 @@ from portal.models.enums import (
 )
 from portal.models.registry import AIModel, ModelVersion, StaffRole, StaffUser, Team
 from portal.models.routing import RoutingRule, StaffLanguage, TeamMembership
+from portal.models.sla import DurationUnit, SlaPolicy
 from portal.models.tickets import Attachment, OutboxMessage, Ticket, TicketEvent
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Category",
+    "ClockHeartbeat",
+    "DurationUnit",
     "EventKind",
     "ModelVersion",
     "OutboxMessage",
@@ -34,6 +38,7 @@ __all__ = [
     "RoutingRule",
     "SavedReply",
     "Severity",
+    "SlaPolicy",
     "StaffLanguage",
     "StaffRole",
     "StaffUser",

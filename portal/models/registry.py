@@ -22,6 +22,12 @@ class Team(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     # New tickets go straight to the least busy member who speaks their language.
     auto_assign: Mapped[bool] = mapped_column(default=False)
+    # The team's working week for SLA timers on business hours: [[weekday (0 = Monday),
+    # "09:00", "17:00"], ...] in ``timezone``; None means Monday to Friday, 09:00 to 17:00.
+    working_hours: Mapped[list | None] = mapped_column(sa.JSON)
+    # Public holidays (ISO 3166 country code for the ``holidays`` package, and subdivision).
+    holidays_country: Mapped[str | None] = mapped_column(sa.String(8))
+    holidays_subdivision: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class StaffUser(UserMixin, db.Model):

@@ -122,8 +122,20 @@ class Ticket(db.Model):
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # SLA deadlines, kept by portal.services.sla.recompute_deadlines; next_due_at is the earliest
+    # one still running (None while paused or once closed), for the queue's "next due" order.
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_update_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While awaiting the reporter the clocks stop: when they stopped, and the working time spent
+    # stopped before (measured on the calendar in force when each pause ended).
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_paused_seconds: Mapped[int] = mapped_column(default=0)
+    # The same, counted only since the last update (the next-update timer's own pauses).
+    sla_update_paused_seconds: Mapped[int] = mapped_column(default=0)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Optimistic locking: every UPDATE checks and bumps it, so two staff members saving the same
@@ -237,5 +249,10 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A sender claims a message before talking to SMTP: until ``claimed_until`` no other clock
+    # takes it. A sender that dies mid-send leaves a lease that runs out, and the message is
+    # retried (at least once, never twice while the lease holds).
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket | None] = relationship()

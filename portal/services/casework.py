@@ -29,7 +29,7 @@ from portal.models import (
     TicketEvent,
 )
 from portal.models.routing import TeamMembership
-from portal.services import audit
+from portal.services import audit, sla
 from portal.services.errors import CaseworkRefused, StaleTicket
 from portal.services.outbox import queue_email
 from portal.services.status import ALLOWED_TRANSITIONS, OPEN_STATES, can_transition, transition
@@ -173,6 +173,7 @@ def recategorise(
         return None
     detail = {"from": ticket.category.value, "to": category.value}
     ticket.category = category
+    sla.recompute_deadlines(ticket)  # a category may have a policy of its own
     return _event(ticket, EventKind.RECATEGORISED, staff, now, is_public=False, detail=detail)
 
 
@@ -194,6 +195,7 @@ def set_severity(
         "reported": ticket.reporter_severity.value,
     }
     ticket.severity = severity
+    sla.recompute_deadlines(ticket)
     return _event(ticket, EventKind.SEVERITY_SET, staff, now, is_public=False, detail=detail)
 
 
@@ -238,6 +240,7 @@ def reply(
         raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
     detail = {"saved_reply_id": saved_reply_id} if saved_reply_id else None
     event = _event(ticket, EventKind.REPLIED, staff, now, is_public=True, body=text, detail=detail)
+    sla.record_public_update(ticket, now=now)
     _email_reporter(ticket, "reply", now=now, text=text, lost_link_url=lost_link_url())
     return event
 
@@ -263,6 +266,7 @@ def request_information(
     event = _event(
         ticket, EventKind.INFORMATION_REQUESTED, staff, now, is_public=True, body=question
     )
+    sla.record_public_update(ticket, now=now)  # before the pause that follows
     change_status(ticket, Status.AWAITING_REPORTER, staff=staff, now=now)
     _email_reporter(
         ticket, "information_requested", now=now, text=question, lost_link_url=lost_link_url()
@@ -333,6 +337,7 @@ def move_to_team(
     assign(ticket, None, staff=staff, now=now, reason=UNASSIGNED_ON_MOVE)
     detail = {"from": ticket.team_id, "to": team.id}
     ticket.team = team
+    sla.recompute_deadlines(ticket)  # the new team's calendar and policies
     return _event(ticket, EventKind.ROUTED, staff, now, is_public=False, detail=detail)
 
 

@@ -1,10 +1,13 @@
 """E-mail goes through the outbox: written in the request's transaction, delivered later.
 
-Nothing is sent inside a request. ``deliver_due`` (``flask outbox send``; the clock process later)
-sends what is due over SMTP, backs off after failures and scrubs secret links once delivered.
+Nothing is sent inside a request. ``deliver_due`` (the clock process, or ``flask outbox send``)
+claims what is due, sends it over SMTP, backs off after failures and scrubs secret links once
+delivered. Several senders may run at once: a claimed message is sent by one of them only.
 """
 
+import secrets
 import smtplib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -19,6 +22,11 @@ from portal.models import OutboxMessage, OutboxStatus, Ticket
 
 MAX_ATTEMPTS = 12
 SCRUBBED_BODY = "[removed after delivery: this message contained a private link]"
+# How long a sender holds the messages it claimed. Another sender takes them over only after
+# that (a sender that died mid-batch); the holder stops sending once CLAIM_USABLE_FRACTION of it
+# has passed, so that its results are committed before the lease can be taken over.
+CLAIM_LEASE = timedelta(minutes=5)
+CLAIM_USABLE_FRACTION = 0.8
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ def queue_email(
     subject, _, body = rendered.strip().partition("\n")
     message = OutboxMessage(
         to_address=to,
-        subject=subject.strip(),
+        subject=_one_line(subject),
         body=body.strip() + "\n",
         locale=locale,
         ticket=ticket,
@@ -87,23 +95,38 @@ def retry_delay(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** (attempts - 1)), timedelta(hours=6))
 
 
-def deliver_due(smtp: SmtpSettings, *, now: datetime, limit: int = 100) -> DeliveryReport:
-    """Send the messages that are due. The caller commits.
+def deliver_due(
+    smtp: SmtpSettings, *, now: datetime, limit: int = 100, lease: timedelta = CLAIM_LEASE
+) -> DeliveryReport:
+    """Claim the messages that are due, send them, and record the results. The caller commits.
+
+    The claim is committed at once, in a short transaction on a connection of its own (so call
+    this with no writes pending in the session), before any SMTP conversation: other senders (a
+    second clock process, ``flask outbox send``) skip claimed messages, so none is sent twice. A
+    claim is a lease until ``now + lease``: if this sender dies after claiming, another sends the
+    messages once the lease has run out. This sender stops sending once most of the lease has
+    passed, hands back what it did not try, and the caller must commit the results promptly
+    (before the lease ends).
 
     A message that cannot be sent stays pending with a later ``next_attempt_at`` and the reason
     (the error's type only: SMTP replies can quote addresses); after ``MAX_ATTEMPTS`` it is
-    marked failed. Messages that carried a secret link lose their body once delivered or given
-    up on.
+    marked failed, and at once if it cannot be made into a safe e-mail (an address with a line
+    break). Messages that carried a secret link lose their body once delivered or given up on.
     """
+    token = secrets.token_hex(16)
+    stop_sending_at = time.monotonic() + lease.total_seconds() * CLAIM_USABLE_FRACTION
+    _claim(token, now=now, limit=limit, lease=lease)
     due = db.session.scalars(
         sa.select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .where(OutboxMessage.claimed_by == token)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
+        .execution_options(populate_existing=True)  # as claimed, whatever the session held
     ).all()
-    sent = deferred = failed = 0
     if not due:
         return DeliveryReport(0, 0, 0)
+    for message in due:
+        message.claimed_by = message.claimed_until = None
+    sent = failed = 0
     try:
         connection = _connect(smtp)
     except (OSError, smtplib.SMTPException) as error:
@@ -112,8 +135,15 @@ def deliver_due(smtp: SmtpSettings, *, now: datetime, limit: int = 100) -> Deliv
         return DeliveryReport(0, len(due) - failed, failed)
     with connection:
         for message in due:
+            if time.monotonic() >= stop_sending_at:
+                break  # the rest stay pending, unclaimed, for the next run
             try:
-                connection.send_message(_as_email(message, smtp.sender))
+                email = _as_email(message, smtp.sender)
+            except ValueError as error:
+                failed += _give_up(message, error)
+                continue
+            try:
+                connection.send_message(email)
             except (OSError, smtplib.SMTPException) as error:
                 failed += _record_failure(message, error, now)
                 continue
@@ -124,8 +154,36 @@ def deliver_due(smtp: SmtpSettings, *, now: datetime, limit: int = 100) -> Deliv
             if message.carries_secret:
                 message.body = SCRUBBED_BODY
             sent += 1
-    deferred = len(due) - sent - failed
-    return DeliveryReport(sent, deferred, failed)
+    return DeliveryReport(sent, len(due) - sent - failed, failed)
+
+
+def _claim(token: str, *, now: datetime, limit: int, lease: timedelta) -> None:
+    """Mark up to ``limit`` due, unclaimed messages as this sender's, and commit that at once."""
+    claimable = sa.and_(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.next_attempt_at <= now,
+        sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+    )
+    oldest_first = (
+        sa.select(OutboxMessage.id)
+        .where(claimable)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Rows another sender is claiming at this moment are skipped, not waited for.
+            ids = connection.scalars(oldest_first.with_for_update(skip_locked=True)).all()
+            chosen = OutboxMessage.id.in_(ids)
+        else:
+            # SQLite (which ignores FOR UPDATE) has one writer at a time, and the UPDATE checks
+            # ``claimable`` again under its lock: of two senders, the second finds nothing.
+            chosen = OutboxMessage.id.in_(oldest_first.scalar_subquery())
+        connection.execute(
+            sa.update(OutboxMessage)
+            .where(chosen, claimable)
+            .values(claimed_by=token, claimed_until=now + lease)
+        )
 
 
 def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
@@ -141,11 +199,24 @@ def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
     return connection
 
 
+def _one_line(text: str) -> str:
+    """Header text on one line: line breaks (of any kind) and runs of spaces become one space."""
+    return " ".join(text.split())
+
+
 def _as_email(message: OutboxMessage, sender: str) -> EmailMessage:
+    """The e-mail for an outbox message; ``ValueError`` if it cannot be made safely.
+
+    Nothing a person typed can add a header or a recipient: the subject is put on one line, and
+    the address must parse as exactly itself, one address (a line break, a comma or a trailing
+    ``Bcc: ...`` is refused rather than cleaned up into something else).
+    """
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = message.to_address
-    email["Subject"] = message.subject
+    email["To"] = message.to_address  # the header policy refuses CR and LF: ValueError
+    if [address.addr_spec for address in email["To"].addresses] != [message.to_address]:
+        raise ValueError("the recipient is not exactly one address")
+    email["Subject"] = _one_line(message.subject)
     email["Message-ID"] = make_msgid(domain="redress.invalid")
     # set_content() replaces every Content-* header, so the language goes in through it.
     email.set_content(message.body, headers=[f"Content-Language: {message.locale}"])
@@ -154,12 +225,19 @@ def _as_email(message: OutboxMessage, sender: str) -> EmailMessage:
 
 def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> int:
     """Count a failed attempt; return 1 if the message is now given up on, else 0."""
+    if message.attempts + 1 >= MAX_ATTEMPTS:
+        return _give_up(message, error)
     message.attempts += 1
     message.last_error = type(error).__name__
-    if message.attempts >= MAX_ATTEMPTS:
-        message.status = OutboxStatus.FAILED
-        if message.carries_secret:
-            message.body = SCRUBBED_BODY  # never to be sent: keep no usable link at rest
-        return 1
     message.next_attempt_at = now + retry_delay(message.attempts)
     return 0
+
+
+def _give_up(message: OutboxMessage, error: Exception) -> int:
+    """Count a last attempt and mark the message failed; return 1 (one more given up on)."""
+    message.attempts += 1
+    message.last_error = type(error).__name__
+    message.status = OutboxStatus.FAILED
+    if message.carries_secret:
+        message.body = SCRUBBED_BODY  # never to be sent: keep no usable link at rest
+    return 1

@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from portal.models import Actor, EventKind, Status, Ticket, TicketEvent
+from portal.services import sla
 from portal.services.errors import InvalidTransition
 
 # Open states from which a report may be withdrawn or merged into another.
@@ -77,6 +78,7 @@ def transition(
         body=body,
         created_at=now,
     )
+    before = ticket.status
     ticket.status = to
     ticket.updated_at = now
     if to is Status.DECIDED:
@@ -84,4 +86,5 @@ def transition(
     elif to is Status.CLOSED:
         ticket.closed_at = now
     ticket.events.append(event)
+    sla.status_changed(ticket, before, now=now)
     return event

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,7 +21,7 @@ from portal.models import (
     TicketEvent,
     TicketKind,
 )
-from portal.services import tokens
+from portal.services import sla, tokens
 from portal.services.attachments import (
     MAX_FILES,
     StoredFile,
@@ -80,7 +80,6 @@ def submit_report(
     form_key: str,
     secret_key: str,
     now: datetime,
-    sla_targets: dict,
     tracking_link: LinkBuilder,
 ) -> SubmissionResult:
     """Create a ticket, or return the one this form already created.
@@ -115,8 +114,8 @@ def submit_report(
                 kind=EventKind.SAFETY_FLAGGED, actor=Actor.SYSTEM, is_public=False, created_at=now
             )
         )
-    set_target_dates(ticket, sla_targets)
     route(ticket, now=now)
+    sla.recompute_deadlines(ticket)  # on the team's calendar, so once it is routed
     db.session.add(ticket)
     for attachment in draft_attachments(form_key):
         attachment.draft_key_hash = None
@@ -142,13 +141,6 @@ def resubmission_result(ticket: Ticket, *, form_key: str, secret_key: str) -> Su
     token = tokens.tracking_token_for_form(secret_key, form_key)
     still_valid = tokens.token_matches(token, ticket.tracking_token_hash)
     return SubmissionResult(ticket, tracking_token=token if still_valid else None)
-
-
-def set_target_dates(ticket: Ticket, sla_targets: dict) -> None:
-    """Target dates from the published defaults (round-the-clock hours, from submission)."""
-    targets = sla_targets[ticket.effective_severity.value]
-    ticket.first_response_due_at = ticket.created_at + timedelta(hours=targets["first_response"])
-    ticket.resolve_due_at = ticket.created_at + timedelta(hours=targets["resolution"])
 
 
 def _unused_reference() -> str:

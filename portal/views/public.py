@@ -5,26 +5,22 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
+from portal.clock import utcnow
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
 from portal.i18n import LOCALE_COOKIE
 from portal.models import Severity
+from portal.scheduler import ClockState, clock_state
 from portal.security import is_safe_redirect_target
+from portal.services import sla
 
 bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
 def home():
-    targets = current_app.config["PORTAL_SLA_TARGETS"]
-    target_rows = [
-        (
-            severity,
-            timedelta(hours=targets[severity.value]["first_response"]),
-            timedelta(hours=targets[severity.value]["resolution"]),
-        )
-        for severity in reversed(Severity)
-    ]
+    """The home page, with the targets we publish: each severity's policy for every team."""
+    target_rows = [(severity, sla.published_terms(severity)) for severity in reversed(Severity)]
     return render_template("public/home.html", target_rows=target_rows)
 
 
@@ -52,5 +48,40 @@ def choose_language(code: str):
 
 @bp.get("/healthz")
 def health():
-    db.session.execute(sa.text("SELECT 1"))
-    return {"status": "ok"}
+    """For monitoring, as JSON: whether the database answers, and the clock's age.
+
+    200 while the database answers, 503 when it does not. ``clock_age_seconds`` is the time
+    since the clock process (``flask scheduler run``) last finished a job (null: never), and
+    the status says "clock silent" past ``PORTAL_CLOCK_SILENT_AFTER_SECONDS``; that alone is
+    still 200, because the web server works without the clock and a load balancer must not take
+    it out of service for it. ``/healthz?require=clock`` answers 503 then, for the monitor that
+    watches the clock.
+    """
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        clock = current_clock_state()
+    except sa.exc.DBAPIError:
+        db.session.rollback()
+        body = {"status": "database unavailable", "database": "unavailable"}
+        return body, 503, NOT_CACHED
+    body = {
+        "status": "clock silent" if clock.silent else "ok",
+        "database": "ok",
+        "clock_age_seconds": None if clock.age is None else int(clock.age.total_seconds()),
+    }
+    unhealthy = clock.silent and request.args.get("require") == "clock"
+    return body, 503 if unhealthy else 200, NOT_CACHED
+
+
+NOT_CACHED = {"Cache-Control": "no-store"}
+
+
+def current_clock_state() -> ClockState:
+    silent_after = current_app.config["PORTAL_CLOCK_SILENT_AFTER_SECONDS"]
+    return clock_state(utcnow(), silent_after=timedelta(seconds=silent_after))
+
+
+def clock_status() -> dict:
+    """Context processor: ``clock_state()`` for the staff pages' warning, queried only when a
+    template calls it."""
+    return {"clock_state": current_clock_state}

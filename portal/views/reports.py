@@ -377,7 +377,6 @@ def submit_and_commit(form: ReportForm) -> SubmissionResult:
     arguments = {
         "form_key": form.form_key.data,
         "secret_key": current_app.config["SECRET_KEY"],
-        "sla_targets": current_app.config["PORTAL_SLA_TARGETS"],
         "tracking_link": tracking_link,
     }
     try:
