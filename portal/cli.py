@@ -28,7 +28,7 @@ from portal.models import (
 )
 from portal.models.enums import Actor, Role
 from portal.scheduler import Clock, default_jobs, run_until_stopped
-from portal.services import audit, totp
+from portal.services import audit, sla, totp
 from portal.services.accounts import (
     AccountError,
     create_user,
@@ -50,6 +50,14 @@ demo_cli = AppGroup("demo", help="Demonstration data for a new installation.")
 audit_cli = AppGroup("audit", help="Check the tamper-evident audit log.")
 users_cli = AppGroup("users", help="Manage staff accounts.")
 scheduler_cli = AppGroup("scheduler", help="The clock process: SLA sweep and outbox sender.")
+sla_cli = AppGroup("sla", help="Service-level deadlines.")
+
+
+@sla_cli.command("recompute", help="Recompute the deadlines of every open report.")
+def recompute_deadlines():
+    count = sla.recompute_open_tickets()
+    db.session.commit()
+    click.echo(f"deadlines recomputed for {count} open report(s)")
 
 
 @models_cli.command("add", help="Add a model, or add versions to an existing one.")
@@ -473,5 +481,5 @@ def tick_scheduler():
 
 
 def register_commands(app: Flask) -> None:
-    for group in (models_cli, outbox_cli, demo_cli, audit_cli, users_cli, scheduler_cli):
+    for group in (models_cli, outbox_cli, demo_cli, audit_cli, users_cli, scheduler_cli, sla_cli):
         app.cli.add_command(group)

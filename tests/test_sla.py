@@ -10,15 +10,23 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.models import (
     Actor,
+    AuditEntry,
     Category,
     DurationUnit,
+    EscalationLevel,
+    EventKind,
+    OutboxMessage,
+    Role,
     Severity,
+    SlaEscalation,
     SlaPolicy,
     StaffUser,
     Status,
     Team,
+    Ticket,
+    Timer,
 )
-from portal.services import casework
+from portal.services import casework, sla
 from portal.services.status import transition
 from portal.services.tickets import add_information
 from tests.factories import make_staff, make_ticket, route_everything_to
@@ -46,6 +54,24 @@ def file(app, when: datetime, **fields):
     ticket, _token = make_ticket(app, now=when.astimezone(UTC), **fields)
     db.session.flush()
     return ticket
+
+
+def add_round_the_clock_policy(*, first_response_hours: int, **scope) -> None:
+    """A policy for high severity (narrowed by ``scope``: category, team_id) that runs round the
+    clock, with a first response within ``first_response_hours``."""
+    db.session.add(
+        SlaPolicy(
+            severity=Severity.HIGH,
+            business_hours=False,
+            first_response_amount=first_response_hours,
+            first_response_unit=DurationUnit.HOURS,
+            next_update_amount=1,
+            next_update_unit=DurationUnit.BUSINESS_DAYS,
+            resolution_amount=3,
+            resolution_unit=DurationUnit.BUSINESS_DAYS,
+            **scope,
+        )
+    )
 
 
 def agent(user_id: int) -> StaffUser:
@@ -96,19 +122,7 @@ def test_raising_the_severity_brings_the_deadlines_forward(app, team):
 
 def test_a_policy_for_the_category_beats_the_severitys_default(app, team):
     with app.app_context():
-        db.session.add(
-            SlaPolicy(
-                severity=Severity.HIGH,
-                category=Category.PRIVACY,
-                business_hours=False,
-                first_response_amount=2,
-                first_response_unit=DurationUnit.HOURS,
-                next_update_amount=1,
-                next_update_unit=DurationUnit.BUSINESS_DAYS,
-                resolution_amount=3,
-                resolution_unit=DurationUnit.BUSINESS_DAYS,
-            )
-        )
+        add_round_the_clock_policy(first_response_hours=2, category=Category.PRIVACY)
         created = paris(2026, 11, 27, 16, 0)
         privacy = file(app, created, reporter_severity="high", category="privacy")
         other = file(app, created, reporter_severity="high", category="bias")
@@ -187,3 +201,245 @@ def test_a_report_sent_to_another_team_runs_on_that_teams_calendar(app, team):
         new_york_time = ZoneInfo("America/New_York")
         # 8 working hours from 10:00 in New York: 7 on Monday, 1 on Tuesday.
         assert ticket.first_response_due_at == datetime(2026, 12, 1, 10, 0, tzinfo=new_york_time)
+
+
+# -- the sweep ----------------------------------------------------------------------------------
+
+
+def steps_taken(ticket) -> list[tuple[str, str]]:
+    return [
+        (row.timer.value, row.level.value)
+        for row in db.session.scalars(
+            sa.select(SlaEscalation)
+            .where(SlaEscalation.ticket_id == ticket.id)
+            .order_by(SlaEscalation.id)
+        )
+    ]
+
+
+def mail_to(address: str) -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMessage.subject).where(OutboxMessage.to_address == address)
+        )
+    )
+
+
+@pytest.fixture
+def owner(app, team):
+    """An owner of Trust and Safety, and an administrator."""
+    make_staff(app, "admin@example.org", roles=(Role.ADMIN,), name="Ada Admin")
+    return make_staff(
+        app,
+        "owner@example.org",
+        roles=(Role.OWNER,),
+        name="Olu Owner",
+        team_slugs=("trust-safety",),
+    )
+
+
+def test_the_sweep_warns_then_escalates_each_step_once_at_its_time(app, team, owner):
+    with app.app_context():
+        created = paris(2026, 11, 28, 10, 0)  # a Saturday: critical runs round the clock
+        ticket = file(app, created, reporter_severity="critical")
+        casework.assign(ticket, agent(team), staff=agent(team), now=created)
+        db.session.commit()
+        # First response within 1 hour: warned at 45 minutes, breached at 60, admins at 90.
+        assert ticket.next_escalation_at == created + timedelta(minutes=45)
+
+        assert sla.sweep(now=created + timedelta(minutes=44)) == created + timedelta(minutes=45)
+        assert steps_taken(ticket) == []
+
+        sla.sweep(now=created + timedelta(minutes=46))
+        sla.sweep(now=created + timedelta(minutes=46))  # again: nothing new
+        db.session.commit()
+        assert steps_taken(ticket) == [("first_response", "warning")]
+        assert len(mail_to("agent@example.org")) == 1
+
+        sla.sweep(now=created + timedelta(minutes=61))
+        db.session.commit()
+        assert ticket.breached_at == created + timedelta(minutes=61)
+        assert len(mail_to("owner@example.org")) == 1
+
+        sla.sweep(now=created + timedelta(minutes=91))
+        db.session.commit()
+        assert steps_taken(ticket) == [
+            ("first_response", "warning"),
+            ("first_response", "breach"),
+            ("first_response", "admins"),
+        ]
+        assert len(mail_to("admin@example.org")) == 1
+        kinds = [event.kind for event in ticket.events]
+        assert kinds.count(EventKind.SLA_WARNING) == kinds.count(EventKind.SLA_BREACHED) == 1
+        audited = db.session.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.object_id == ticket.reference)
+        ).all()
+        assert "ticket.sla_breached" in audited
+
+
+def test_a_clock_down_for_hours_takes_every_overdue_step_once_in_one_sweep(app, team, owner):
+    with app.app_context():
+        created = paris(2026, 11, 28, 10, 0)
+        ticket = file(app, created, reporter_severity="critical")
+        db.session.commit()
+
+        sla.sweep(now=created + timedelta(hours=5))
+        sla.sweep(now=created + timedelta(hours=5, minutes=1))
+        db.session.commit()
+
+        assert steps_taken(ticket) == [
+            ("first_response", "warning"),
+            ("first_response", "breach"),
+            ("first_response", "admins"),
+        ]
+        # Nobody was assigned: the warning went to the team's owner, like the breach.
+        assert len(mail_to("owner@example.org")) == 2
+
+
+def test_a_step_already_taken_by_another_clock_is_not_taken_again(app, team, owner):
+    with app.app_context():
+        created = paris(2026, 11, 28, 10, 0)
+        ticket = file(app, created, reporter_severity="critical")
+        db.session.commit()
+        # Another clock took the warning and crashed before moving next_escalation_at on.
+        db.session.add(
+            SlaEscalation(
+                ticket_id=ticket.id,
+                timer=Timer.FIRST_RESPONSE,
+                deadline=ticket.first_response_due_at,
+                level=EscalationLevel.WARNING,
+            )
+        )
+        db.session.commit()
+
+        assert (
+            sla.take_step(
+                ticket,
+                (Timer.FIRST_RESPONSE, ticket.first_response_due_at, EscalationLevel.WARNING),
+                now=created + timedelta(minutes=50),
+            )
+            is False
+        )
+        db.session.commit()
+        assert steps_taken(ticket) == [("first_response", "warning")]
+        assert mail_to("owner@example.org") == []
+
+
+def test_a_reply_rearms_the_next_update_which_warns_again_for_its_new_deadline(app, team, owner):
+    with app.app_context():
+        created = paris(2026, 11, 28, 10, 0)
+        ticket = file(app, created, reporter_severity="critical")
+        lost_link = lambda: "https://redress.test/reports/lost-link"  # noqa: E731
+        casework.reply(ticket, "On it.", staff=agent(team), now=created, lost_link_url=lost_link)
+        db.session.commit()
+        sla.sweep(now=created + timedelta(hours=3, minutes=1))  # 75 % of the 4-hour update
+        casework.reply(
+            ticket,
+            "Still on it.",
+            staff=agent(team),
+            now=created + timedelta(hours=3, minutes=5),
+            lost_link_url=lost_link,
+        )
+        db.session.commit()
+
+        sla.sweep(now=created + timedelta(hours=6, minutes=6))
+        db.session.commit()
+
+        assert steps_taken(ticket) == [("next_update", "warning"), ("next_update", "warning")]
+
+
+def test_nothing_escalates_while_the_ticket_awaits_the_reporter(app, team, owner):
+    with app.app_context():
+        created = paris(2026, 11, 28, 10, 0)
+        ticket = file(app, created, reporter_severity="critical")
+        casework.request_information(
+            ticket,
+            "Which app?",
+            staff=agent(team),
+            now=created + timedelta(minutes=5),
+            lost_link_url=lambda: "https://redress.test/reports/lost-link",
+        )
+        db.session.commit()
+
+        assert ticket.next_escalation_at is None
+        assert sla.sweep(now=created + timedelta(days=3)) is None
+        assert steps_taken(ticket) == []
+
+
+def test_a_reply_during_the_wait_counts_only_the_rest_of_the_wait_for_the_next_update(app, team):
+    with app.app_context():
+        ticket = file(app, paris(2026, 11, 30, 9, 0), reporter_severity="high")  # Monday
+        lost_link = lambda: "https://redress.test/reports/lost-link"  # noqa: E731
+        casework.request_information(
+            ticket,
+            "Which app?",
+            staff=agent(team),
+            now=paris(2026, 11, 30, 10, 0),
+            lost_link_url=lost_link,
+        )
+        # Wednesday 10:00, still waiting: a reply restarts the next-update timer.
+        casework.reply(
+            ticket,
+            "Any news?",
+            staff=agent(team),
+            now=paris(2026, 12, 2, 10, 0),
+            lost_link_url=lost_link,
+        )
+
+        # Thursday 10:00 the reporter answers: one working day of the wait came after the reply.
+        add_information(ticket, text="The mobile app.", files=[], now=paris(2026, 12, 3, 10, 0))
+
+        assert ticket.next_update_due_at == paris(2026, 12, 7, 10, 0)
+
+
+def test_a_team_policy_applies_as_soon_as_the_report_is_sent_to_that_team(app, team):
+    with app.app_context():
+        new_york = Team(slug="new-york", name="New York", timezone="America/New_York")
+        db.session.add(new_york)
+        db.session.flush()
+        add_round_the_clock_policy(first_response_hours=1, team_id=new_york.id)
+        created = paris(2026, 11, 30, 16, 0)
+        ticket = file(app, created, reporter_severity="high")
+
+        casework.move_to_team(ticket, new_york, staff=agent(team), now=created)
+
+        assert ticket.first_response_due_at == created + timedelta(hours=1)
+
+
+def test_a_team_calendar_that_cannot_be_used_does_not_stop_reports(app, team):
+    with app.app_context():
+        trust = db.session.scalar(sa.select(Team).where(Team.slug == "trust-safety"))
+        trust.holidays_country = "Atlantis"
+        db.session.commit()
+
+        ticket = file(app, paris(2026, 11, 30, 9, 0), reporter_severity="high")
+
+        assert ticket.first_response_due_at is not None
+
+
+def test_flask_sla_recompute_gives_tickets_from_before_the_upgrade_their_deadlines(app, team):
+    with app.app_context():
+        created = paris(2026, 11, 30, 9, 0)
+        ticket = file(app, created, reporter_severity="high")
+        casework.reply(
+            ticket,
+            "Looking.",
+            staff=agent(team),
+            now=paris(2026, 11, 30, 11, 0),
+            lost_link_url=lambda: "https://redress.test/reports/lost-link",
+        )
+        # As migration 0008 left a ticket that was open before it: no deadlines, no replies.
+        ticket.next_due_at = ticket.next_update_due_at = ticket.first_response_at = None
+        ticket.last_update_at = None
+        db.session.commit()
+        ticket_id = ticket.id
+
+    result = app.test_cli_runner().invoke(args=["sla", "recompute"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 open report(s)" in result.output
+    with app.app_context():
+        ticket = db.session.get(Ticket, ticket_id)
+        assert ticket.first_response_at == paris(2026, 11, 30, 11, 0)
+        assert ticket.next_update_due_at == paris(2026, 12, 2, 11, 0)
+        assert ticket.next_due_at == ticket.next_update_due_at

@@ -17,7 +17,7 @@ from portal.models.enums import (
 )
 from portal.models.registry import AIModel, ModelVersion, StaffRole, StaffUser, Team
 from portal.models.routing import RoutingRule, StaffLanguage, TeamMembership
-from portal.models.sla import DurationUnit, SlaPolicy
+from portal.models.sla import DurationUnit, EscalationLevel, SlaEscalation, SlaPolicy, Timer
 from portal.models.tickets import Attachment, OutboxMessage, Ticket, TicketEvent
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Category",
     "ClockHeartbeat",
     "DurationUnit",
+    "EscalationLevel",
     "EventKind",
     "ModelVersion",
     "OutboxMessage",
@@ -38,6 +39,7 @@ __all__ = [
     "RoutingRule",
     "SavedReply",
     "Severity",
+    "SlaEscalation",
     "SlaPolicy",
     "StaffLanguage",
     "StaffRole",
@@ -48,5 +50,6 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "TicketKind",
+    "Timer",
     "VersionStatus",
 ]

@@ -107,6 +107,9 @@ class EventKind(LabelledEnum):
         _l("Flagged as a possible serious incident"),
     )
     MARKED_SPAM = "marked_spam", _l("Closed as spam")
+    SLA_WARNING = "sla_warning", _l("Deadline at risk")
+    SLA_BREACHED = "sla_breached", _l("Deadline missed")
+    SLA_ESCALATED = "sla_escalated", _l("Escalated to the administrators")
 
 
 class Role(LabelledEnum):

@@ -5,14 +5,17 @@ one team; the most specific matching policy wins (see ``portal.services.sla.poli
 duration runs on a calendar: round the clock, or the ticket team's working hours and holidays.
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.enums import Category, LabelledEnum, Severity
 from portal.models.registry import Team
-from portal.models.types import enum_column_type
+from portal.models.types import UTCDateTime, enum_column_type
 
 
 class DurationUnit(LabelledEnum):
@@ -52,3 +55,43 @@ class SlaPolicy(db.Model):
     )
 
     team: Mapped[Team | None] = relationship()
+
+
+class Timer(LabelledEnum):
+    FIRST_RESPONSE = "first_response", _l("First response")
+    NEXT_UPDATE = "next_update", _l("Next update")
+    RESOLUTION = "resolution", _l("Decision")
+
+
+class EscalationLevel(LabelledEnum):
+    # At 75 % of the timer: the person working on the ticket is warned.
+    WARNING = "warning", _l("Warning: at risk")
+    # At the deadline: the team's owners, and the ticket is breached.
+    BREACH = "breach", _l("Breached: escalated to the team's owners")
+    # At the deadline plus half the timer's length: the administrators.
+    ADMINS = "admins", _l("Escalated to the administrators")
+
+
+class SlaEscalation(db.Model):
+    """One escalation step taken for one deadline of one timer of one ticket.
+
+    The unique key is the backstop of the sweep's claim: a second clock, or a sweep run again
+    after a crash, cannot take the same step for the same deadline twice; a deadline that moves
+    (recomputed, or re-armed by a reply) is a new deadline, whose steps are taken afresh.
+    """
+
+    __tablename__ = "sla_escalations"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "ticket_id", "timer", "deadline", "level", name="uq_sla_escalations_step"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    timer: Mapped[Timer] = mapped_column(enum_column_type(Timer, "ck_sla_escalations_timer"))
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    level: Mapped[EscalationLevel] = mapped_column(
+        enum_column_type(EscalationLevel, "ck_sla_escalations_level")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -53,9 +53,18 @@ SEVERITY_PRIORITY = {
 
 class Ticket(db.Model):
     __tablename__ = "tickets"
-    __table_args__ = tuple(
-        sa.Index(f"ix_tickets_queue_{column}", column, "created_at", "id")
-        for column in QUEUE_FILTER_COLUMNS
+    __table_args__ = (
+        *(
+            sa.Index(f"ix_tickets_queue_{column}", column, "created_at", "id")
+            for column in QUEUE_FILTER_COLUMNS
+        ),
+        # The sweep's claim repeats this condition exactly (portal.services.sla.ESCALATION_DUE).
+        sa.Index(
+            "ix_tickets_escalation_due",
+            "next_escalation_at",
+            sqlite_where=sa.text("next_escalation_at IS NOT NULL"),
+            postgresql_where=sa.text("next_escalation_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,6 +137,10 @@ class Ticket(db.Model):
     next_update_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When the sweep next has a step to take (a warning, a breach, an escalation); None when
+    # nothing is running. A partial index (see __table_args__) keeps the sweep's query cheap.
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # While awaiting the reporter the clocks stop: when they stopped, and the working time spent

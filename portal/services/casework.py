@@ -337,6 +337,7 @@ def move_to_team(
     assign(ticket, None, staff=staff, now=now, reason=UNASSIGNED_ON_MOVE)
     detail = {"from": ticket.team_id, "to": team.id}
     ticket.team = team
+    ticket.team_id = team.id  # read before any flush (the SLA policy is chosen by team)
     sla.recompute_deadlines(ticket)  # the new team's calendar and policies
     return _event(ticket, EventKind.ROUTED, staff, now, is_public=False, detail=detail)
 

@@ -13,15 +13,46 @@ Policies come from the ``sla_policies`` table where an owner or administrator ha
 otherwise the built-in defaults below apply.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import ngettext
+from sqlalchemy.exc import IntegrityError
 
+from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
-from portal.models import DurationUnit, Severity, SlaPolicy, Status, Team, Ticket
-from portal.services.calendar import Calendar, add_working_time, working_time_between
+from portal.models import (
+    Actor,
+    DurationUnit,
+    EscalationLevel,
+    EventKind,
+    Role,
+    Severity,
+    SlaEscalation,
+    SlaPolicy,
+    StaffRole,
+    StaffUser,
+    Status,
+    Team,
+    Ticket,
+    TicketEvent,
+    Timer,
+)
+from portal.models.routing import StaffLanguage
+from portal.services import scope
+from portal.services.calendar import (
+    Calendar,
+    add_working_time,
+    validate_calendar,
+    working_time_between,
+)
+from portal.services.outbox import queue_email
+from portal.services.writing import begin_write
+
+logger = logging.getLogger(__name__)
 
 # The statuses in which the timers run (or, awaiting the reporter, stand still).
 TIMED_STATUSES = frozenset(
@@ -88,10 +119,11 @@ def terms_for(ticket: Ticket) -> Terms:
     """The most specific policy for the ticket: one for its category and team, then for its
     category, then for its team, then for its severity alone; else the built-in default."""
     for_appeals = ticket.status is Status.APPEALED
+    team_id = ticket.team.id if ticket.team is not None else ticket.team_id
     query = sa.select(SlaPolicy).where(
         SlaPolicy.for_appeals.is_(for_appeals),
         sa.or_(SlaPolicy.category.is_(None), SlaPolicy.category == ticket.category),
-        sa.or_(SlaPolicy.team_id.is_(None), SlaPolicy.team_id == ticket.team_id),
+        sa.or_(SlaPolicy.team_id.is_(None), SlaPolicy.team_id == team_id),
     )
     if not for_appeals:
         query = query.where(SlaPolicy.severity == ticket.effective_severity)
@@ -139,12 +171,19 @@ def team_calendar(team: Team | None, *, business_hours: bool) -> Calendar:
             (int(day), time.fromisoformat(start), time.fromisoformat(end))
             for day, start, end in team.working_hours
         )
-    return Calendar(
+    calendar = Calendar(
         timezone=zone,
         working_hours=hours,
         holidays_country=team.holidays_country if team is not None else None,
         holidays_subdivision=team.holidays_subdivision if team is not None else None,
     )
+    problems = validate_calendar(calendar)
+    if problems:
+        # A team's calendar that cannot be used must not stop reports being filed: its deadlines
+        # run on the default working week until someone fixes it.
+        logger.warning("team %s has an unusable calendar: %s", team.id, "; ".join(problems))
+        return Calendar(timezone="UTC", working_hours=DEFAULT_WORKING_HOURS)
+    return calendar
 
 
 def calendar_for(ticket: Ticket) -> tuple[Terms, Calendar]:
@@ -162,7 +201,7 @@ def recompute_deadlines(ticket: Ticket) -> None:
     spent stopped while the ticket awaited the reporter.
     """
     if ticket.status not in TIMED_STATUSES:
-        ticket.next_due_at = None
+        ticket.next_due_at = ticket.next_escalation_at = None
         return
     terms, calendar = calendar_for(ticket)
     # `or 0`: a ticket not yet flushed has no column defaults yet.
@@ -181,6 +220,7 @@ def recompute_deadlines(ticket: Ticket) -> None:
     else:
         ticket.next_update_due_at = None
     ticket.next_due_at = None if ticket.sla_paused_at is not None else earliest_running(ticket)
+    schedule_escalations(ticket, calendar)
 
 
 def earliest_running(ticket: Ticket) -> datetime | None:
@@ -213,8 +253,200 @@ def status_changed(ticket: Ticket, before: Status, *, now: datetime) -> None:
     elif before is Status.AWAITING_REPORTER and ticket.sla_paused_at is not None:
         _terms, calendar = calendar_for(ticket)
         stopped = working_time_between(ticket.sla_paused_at, now, calendar)
-        seconds = int(stopped.total_seconds())
-        ticket.sla_paused_seconds = (ticket.sla_paused_seconds or 0) + seconds
-        ticket.sla_update_paused_seconds = (ticket.sla_update_paused_seconds or 0) + seconds
+        ticket.sla_paused_seconds = (ticket.sla_paused_seconds or 0) + int(stopped.total_seconds())
+        # The next-update timer restarted at any reply sent during the pause: only the part of
+        # the pause after it stopped that timer.
+        update_stopped_since = max(ticket.sla_paused_at, ticket.last_update_at or now)
+        update_stopped = working_time_between(update_stopped_since, now, calendar)
+        ticket.sla_update_paused_seconds = (ticket.sla_update_paused_seconds or 0) + int(
+            update_stopped.total_seconds()
+        )
         ticket.sla_paused_at = None
     recompute_deadlines(ticket)
+
+
+# -- the sweep: warnings before a deadline, escalation after it ----------------------------------
+
+# The sweep's condition, the same as the partial index ix_tickets_escalation_due's.
+ESCALATION_DUE = Ticket.next_escalation_at.is_not(None)
+WARNING_SHARE = 0.75  # of the timer's length: the person working on it is warned
+ADMINS_SHARE = 0.5  # of the timer's length past the deadline: the administrators are told
+SWEEP_BATCH = 200
+
+STEP_EVENTS = {
+    EscalationLevel.WARNING: EventKind.SLA_WARNING,
+    EscalationLevel.BREACH: EventKind.SLA_BREACHED,
+    EscalationLevel.ADMINS: EventKind.SLA_ESCALATED,
+}
+
+Step = tuple[Timer, datetime, EscalationLevel]  # (timer, its deadline, level)
+
+
+def running_timers(ticket: Ticket) -> list[tuple[Timer, datetime, datetime]]:
+    """(timer, when it started, its deadline) for each timer now running on the ticket."""
+    if ticket.status not in TIMED_STATUSES or ticket.sla_paused_at is not None:
+        return []
+    timers = []
+    if ticket.first_response_at is None and ticket.first_response_due_at:
+        timers.append((Timer.FIRST_RESPONSE, ticket.created_at, ticket.first_response_due_at))
+    if ticket.first_response_at is not None and ticket.next_update_due_at:
+        timers.append((Timer.NEXT_UPDATE, ticket.last_update_at, ticket.next_update_due_at))
+    if ticket.resolve_due_at:
+        timers.append((Timer.RESOLUTION, ticket.created_at, ticket.resolve_due_at))
+    return timers
+
+
+def step_times(start: datetime, deadline: datetime, calendar: Calendar):
+    """When each step falls due for a timer from ``start`` to ``deadline``, on its calendar."""
+    length = working_time_between(start, deadline, calendar)
+    yield EscalationLevel.WARNING, add_working_time(start, length * WARNING_SHARE, calendar)
+    yield EscalationLevel.BREACH, deadline
+    yield EscalationLevel.ADMINS, add_working_time(deadline, length * ADMINS_SHARE, calendar)
+
+
+def taken_steps(ticket: Ticket) -> set[Step]:
+    if ticket.id is None:
+        return set()
+    with db.session.no_autoflush:
+        rows = db.session.execute(
+            sa.select(SlaEscalation.timer, SlaEscalation.deadline, SlaEscalation.level).where(
+                SlaEscalation.ticket_id == ticket.id
+            )
+        )
+        return {(timer, deadline, level) for timer, deadline, level in rows}
+
+
+def pending_steps(ticket: Ticket, calendar: Calendar) -> list[tuple[datetime, Step]]:
+    """Every step of the running timers not taken yet, with when it falls due, earliest first."""
+    taken = taken_steps(ticket)
+    pending = []
+    for timer, start, deadline in running_timers(ticket):
+        for level, due in step_times(start, deadline, calendar):
+            if (timer, deadline, level) not in taken:
+                pending.append((due, (timer, deadline, level)))
+    return sorted(pending, key=lambda item: item[0])
+
+
+def schedule_escalations(ticket: Ticket, calendar: Calendar) -> None:
+    pending = pending_steps(ticket, calendar)
+    ticket.next_escalation_at = pending[0][0] if pending else None
+
+
+def sweep(*, now: datetime, limit: int = SWEEP_BATCH) -> datetime | None:
+    """Take every escalation step that has fallen due; return when the next one falls due.
+
+    Adds and flushes; the clock's job commits. Exactly once: the tickets are claimed under a
+    write lock (FOR UPDATE SKIP LOCKED on PostgreSQL, so a second clock takes other tickets;
+    SQLite's single write lock on SQLite), and the unique key on (ticket, timer, deadline,
+    level) refuses a step already taken, whatever happened before a crash.
+    """
+    begin_write()
+    due = db.session.scalars(
+        sa.select(Ticket)
+        .where(ESCALATION_DUE, Ticket.next_escalation_at <= now)
+        .order_by(Ticket.next_escalation_at, Ticket.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for ticket in due:
+        _terms, calendar = calendar_for(ticket)
+        for due_at, step in pending_steps(ticket, calendar):
+            if due_at <= now:
+                take_step(ticket, step, now=now)
+        schedule_escalations(ticket, calendar)
+    db.session.flush()
+    return db.session.scalar(
+        sa.select(sa.func.min(Ticket.next_escalation_at)).where(ESCALATION_DUE)
+    )
+
+
+def take_step(ticket: Ticket, step: Step, *, now: datetime) -> bool:
+    """Record one step (unless it was taken already), with its event and its e-mails."""
+    timer, deadline, level = step
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                SlaEscalation(
+                    ticket_id=ticket.id, timer=timer, deadline=deadline, level=level, created_at=now
+                )
+            )
+    except IntegrityError:
+        return False  # another clock took this step
+    ticket.events.append(
+        TicketEvent(
+            kind=STEP_EVENTS[level],
+            actor=Actor.SYSTEM,
+            is_public=False,
+            created_at=now,
+            detail={"timer": timer.value, "deadline": deadline.isoformat(), "level": level.value},
+        )
+    )
+    if level is EscalationLevel.BREACH and ticket.breached_at is None:
+        ticket.breached_at = now
+    case_url = (
+        f"{current_app.config['PORTAL_BASE_URL'].rstrip('/')}/staff/tickets/{ticket.reference}"
+    )
+    for person in recipients(ticket, level):
+        queue_email(
+            to=person.email,
+            template=f"sla_{level.value}",
+            locale=staff_locale(person),
+            now=now,
+            ticket=ticket,
+            reference=ticket.reference,
+            timer=timer,
+            deadline=deadline,
+            zone=ticket.team.timezone if ticket.team else None,
+            case_url=case_url,
+        )
+    return True
+
+
+def recipients(ticket: Ticket, level: EscalationLevel) -> list[StaffUser]:
+    """Warnings go to the person working on the ticket (its team's owners when nobody is);
+    a breach to the team's owners (the administrators when it has none); then the
+    administrators."""
+    if level is EscalationLevel.WARNING and ticket.assignee and ticket.assignee.is_active:
+        return [ticket.assignee]
+    if level is not EscalationLevel.ADMINS:
+        owners = [
+            member
+            for member in (scope.team_members(ticket.team_id) if ticket.team_id else [])
+            if Role.OWNER in member.roles
+        ]
+        if owners:
+            return owners
+    return list(
+        db.session.scalars(
+            sa.select(StaffUser)
+            .join(StaffRole)
+            .where(StaffRole.role == Role.ADMIN, StaffUser.is_active.is_(True))
+            .order_by(StaffUser.id)
+        )
+    )
+
+
+def staff_locale(person: StaffUser) -> str:
+    """The first of the person's working languages the portal offers, else the default."""
+    languages = db.session.scalars(
+        sa.select(StaffLanguage.locale).where(StaffLanguage.user_id == person.id)
+    ).all()
+    return next((code for code in languages if code in SUPPORTED_LOCALES), "en")
+
+
+def recompute_open_tickets() -> int:
+    """Recompute every open ticket's deadlines (after an upgrade, or a change of policies or
+    calendars): replies already sent count as updates. Returns how many; the caller commits."""
+    tickets = db.session.scalars(
+        sa.select(Ticket).where(Ticket.status.in_(TIMED_STATUSES)).order_by(Ticket.id)
+    ).all()
+    for ticket in tickets:
+        updates = [
+            event.created_at
+            for event in ticket.events
+            if event.kind in (EventKind.REPLIED, EventKind.INFORMATION_REQUESTED)
+        ]
+        if updates and ticket.first_response_at is None:
+            ticket.first_response_at, ticket.last_update_at = min(updates), max(updates)
+        recompute_deadlines(ticket)
+    return len(tickets)
