@@ -743,12 +743,28 @@ def test_the_table_is_labelled_for_screen_readers_and_works_without_scripts(app,
 
     assert f"Select {reference}" in page
     assert '<th scope="row">' in page
-    assert page.count('<th scope="col"') == 9
+    assert page.count('<th scope="col"') == 10
     assert 'method="get" action="/staff/queue"' in page
     assert "Apply filters" in page
     assert "style=" not in page
     assert "<script>" not in page
     assert page.index("Apply filters") < page.index("<table")
+
+
+def test_each_row_says_when_its_next_deadline_is_and_flags_one_that_has_passed(app, client, staff):
+    overdue = add_ticket(app, reporter_severity="critical", now=utcnow() - timedelta(hours=2))
+    on_time = add_ticket(app, reporter_severity="critical")
+    sign_in(client)
+
+    rows = {
+        reference: row
+        for reference, row in re.findall(
+            r'<th scope="row">.*?(RP-[0-9A-Z-]+).*?</th>(.*?)</tr>', queue(client), re.DOTALL
+        )
+    }
+
+    assert "Overdue" in rows[overdue]
+    assert "Overdue" not in rows[on_time]
 
 
 def test_the_queue_renders_in_every_language(app, client, staff):

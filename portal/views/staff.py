@@ -95,6 +95,7 @@ def queue():
     page = queue_service.load_page(filters, sort=sort, visible_team_ids=visible, after=after)
     context.update(
         page=page,
+        now=utcnow(),  # which deadlines have passed
         searched_reference=filters.reference,
         is_first_page=after is None,
         count_message=_count_message(page),
