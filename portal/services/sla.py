@@ -341,20 +341,29 @@ def sweep(*, now: datetime, limit: int = SWEEP_BATCH) -> datetime | None:
     level) refuses a step already taken, whatever happened before a crash.
     """
     begin_write()
-    due = db.session.scalars(
-        sa.select(Ticket)
-        .where(ESCALATION_DUE, Ticket.next_escalation_at <= now)
-        .order_by(Ticket.next_escalation_at, Ticket.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for ticket in due:
-        _terms, calendar = calendar_for(ticket)
-        for due_at, step in pending_steps(ticket, calendar):
-            if due_at <= now:
-                take_step(ticket, step, now=now)
-        schedule_escalations(ticket, calendar)
-    db.session.flush()
+    seen: set[int] = set()
+    # Batch after batch, so that one sweep catches up with any number of overdue tickets (each
+    # batch moves its tickets' next_escalation_at past ``now``); ``seen`` guards the loop.
+    while True:
+        due = db.session.scalars(
+            sa.select(Ticket)
+            .where(ESCALATION_DUE, Ticket.next_escalation_at <= now)
+            .order_by(Ticket.next_escalation_at, Ticket.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not due or all(ticket.id in seen for ticket in due):
+            break  # nothing left, or only tickets whose next step could not move on
+        for ticket in due:
+            seen.add(ticket.id)
+            _terms, calendar = calendar_for(ticket)
+            for due_at, step in pending_steps(ticket, calendar):
+                if due_at <= now:
+                    take_step(ticket, step, now=now)
+            schedule_escalations(ticket, calendar)
+        db.session.flush()
+        if len(due) < limit:
+            break
     return db.session.scalar(
         sa.select(sa.func.min(Ticket.next_escalation_at)).where(ESCALATION_DUE)
     )
