@@ -65,12 +65,16 @@ STEP_OFFSETS = [timedelta(minutes=m) for m in (45, 60, 90, 18 * 60, 24 * 60, 36 
 
 CLOCKS = 3
 CHAOS_SECONDS = 12
+# A busy machine (CI runs the browser tests beside this one) kills less often in that time:
+# the chaos goes on until these many kills, one inside a transaction, within the hard limit.
+MIN_KILLS = 10
+CHAOS_LIMIT_SECONDS = 45
 PAST_TICKETS = 170
 DURING_TICKETS = 30  # whose first warning falls a few seconds into the chaos
-# Fewer than half the steps due at the start taken after this long: the killing pauses (at most
-# CALM_SECONDS, enough to start a clock and sweep the backlog).
+# Fewer than half the steps due at the start taken after this long: the killing pauses until
+# the clocks have taken half (within CHAOS_LIMIT_SECONDS), so that the final tick is not the
+# one doing the work.
 CALM_AFTER_SECONDS = 4
-CALM_SECONDS = 6
 
 
 @pytest.fixture
@@ -469,12 +473,22 @@ def test_clocks_killed_at_random_and_restarted_take_each_due_step_exactly_once(
         for slot in range(CLOCKS):
             start(slot)
         ends = time.monotonic() + CHAOS_SECONDS
+        limit = time.monotonic() + CHAOS_LIMIT_SECONDS
         calm_due = time.monotonic() + CALM_AFTER_SECONDS
-        while time.monotonic() < ends:
+
+        def chaos_goes_on() -> bool:
+            now = time.monotonic()
+            if now >= limit:
+                return False
+            return now < ends or kills < MIN_KILLS or killed_in_transaction < 1
+
+        while chaos_goes_on():
             if time.monotonic() > calm_due and escalation_count(app) < backlog // 2:
                 # Killed too often for a sweep of the backlog to finish: leave the clocks be for
                 # a while, or the final tick would do all the work and the chaos prove little.
-                calm_until = min(ends, time.monotonic() + CALM_SECONDS)
+                # (On a busy machine a clock can take seconds just to start: wait for the
+                # progress itself, within the hard limit.)
+                calm_until = limit
                 while time.monotonic() < calm_until and escalation_count(app) < backlog // 2:
                     time.sleep(0.05)
                 calm_due = time.monotonic() + CALM_AFTER_SECONDS
@@ -516,7 +530,7 @@ def test_clocks_killed_at_random_and_restarted_take_each_due_step_exactly_once(
         f"{taken_under_chaos} of {escalation_count(app)} steps taken before the final tick"
     )
     assert exactly_once_problems(app, checked_at) == [], printed[-3000:]
-    assert kills >= 10
+    assert kills >= MIN_KILLS
     assert killed_in_transaction >= 1, "no clock was killed inside a transaction"
     assert taken_under_chaos >= backlog // 2, "the clocks hardly got a sweep done between kills"
 
