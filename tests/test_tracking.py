@@ -241,21 +241,27 @@ def test_a_tampered_session_cookie_counts_as_no_cookie(reporter, report, segment
 # -- adding information -------------------------------------------------------------------------
 
 
-def test_information_sent_while_the_report_is_merged_is_refused_not_kept(
-    app, reporter, report, monkeypatch
-):
+def save_lands_while_sending(monkeypatch, report, **values) -> None:
+    """While the reporter's addition is being stored (after the page loaded the ticket, before
+    it writes), someone else saves ``values`` on the ticket."""
     original_store = reports_view.store_uploads
 
-    def merged_meanwhile(*args, **kwargs):
+    def save_meanwhile(*args, **kwargs):
         with db.engine.begin() as connection:
             connection.execute(
                 sa.update(Ticket)
                 .where(Ticket.reference == report.reference)
-                .values(status="merged", row_version=Ticket.row_version + 1)
+                .values(row_version=Ticket.row_version + 1, **values)
             )
         return original_store(*args, **kwargs)
 
-    monkeypatch.setattr(reports_view, "store_uploads", merged_meanwhile)
+    monkeypatch.setattr(reports_view, "store_uploads", save_meanwhile)
+
+
+def test_information_sent_while_the_report_is_merged_is_refused_not_kept(
+    app, reporter, report, monkeypatch
+):
+    save_lands_while_sending(monkeypatch, report, status="merged")
     data = {"csrf_token": csrf_token(reporter, report.case_url), "text": "Too late?"}
 
     response = reporter.post(f"{report.case_url}/information", data=data)
@@ -272,18 +278,7 @@ def test_a_staff_save_while_the_reporter_adds_information_loses_neither(
 ):
     """The reporter has no form to come back to: their addition takes the ticket's lock and
     goes in after a colleague's save, instead of failing on a stale version."""
-    original_store = reports_view.store_uploads
-
-    def staff_save_lands_meanwhile(*args, **kwargs):
-        with db.engine.begin() as connection:
-            connection.execute(
-                sa.update(Ticket)
-                .where(Ticket.reference == report.reference)
-                .values(severity="critical", row_version=Ticket.row_version + 1)
-            )
-        return original_store(*args, **kwargs)
-
-    monkeypatch.setattr(reports_view, "store_uploads", staff_save_lands_meanwhile)
+    save_lands_while_sending(monkeypatch, report, severity="critical")
     data = {"csrf_token": csrf_token(reporter, report.case_url), "text": "One more thing."}
 
     response = reporter.post(f"{report.case_url}/information", data=data)

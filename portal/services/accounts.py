@@ -187,28 +187,3 @@ def record_staff_action(
         now=now,
         secret_key=secret_key,
     )
-
-
-def record_staff_edit(
-    action: str,
-    *,
-    actor: StaffUser,
-    object_type: str,
-    object_id: str | int,
-    now: datetime,
-    secret_key: str,
-    **payload,
-) -> None:
-    """Append a change a member of staff made in the workspace (a team, a rule, an account) to
-    the audit log. The payload holds ids and values, never names or addresses. The caller
-    commits."""
-    audit.append(
-        actor_type=Actor.STAFF,
-        actor_id=f"staff:{actor.id}",
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        payload=payload,
-        now=now,
-        secret_key=secret_key,
-    )

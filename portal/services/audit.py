@@ -182,6 +182,31 @@ def append(
     return entry
 
 
+def append_by_staff(
+    action: str,
+    *,
+    staff_id: int,
+    object_type: str,
+    object_id: str | int,
+    now: datetime,
+    secret_key: str | bytes,
+    **payload,
+) -> AuditEntry:
+    """Append something a member of staff did in the workspace (edited a team, a rule, an
+    account; downloaded evidence). The payload holds ids and values, never names or
+    addresses. The caller commits."""
+    return append(
+        actor_type=Actor.STAFF,
+        actor_id=f"staff:{staff_id}",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        payload=payload,
+        now=now,
+        secret_key=secret_key,
+    )
+
+
 def _chain_hash(key: bytes, prev_hash: str, fields: dict) -> str:
     message = prev_hash + canonical_json(fields)
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()

@@ -424,13 +424,13 @@ def record_download(
 ) -> None:
     """Note in the audit log that ``staff`` fetched one of the ticket's evidence files (to
     download it, or as the preview on the case page). The caller commits."""
-    audit.append(
-        actor_type=Actor.STAFF,
-        actor_id=f"staff:{staff.id}",
-        action="attachment.downloaded",
+    audit.append_by_staff(
+        "attachment.downloaded",
+        staff_id=staff.id,
         object_type="ticket",
         object_id=ticket.reference,
-        payload={"attachment_id": attachment.id, "preview": preview},
         now=now,
         secret_key=secret_key,
+        attachment_id=attachment.id,
+        preview=preview,
     )

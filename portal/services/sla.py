@@ -247,7 +247,15 @@ def record_public_update(ticket: Ticket, *, now: datetime) -> None:
 def status_changed(ticket: Ticket, before: Status, *, now: datetime) -> None:
     """Stop the timers while the ticket awaits the reporter, restart them with the time that was
     left when it no longer does, and recompute (which stops them once it is decided, closed,
-    withdrawn or merged)."""
+    withdrawn or merged). A move between working statuses (new, triaged, investigating)
+    changes no deadline, and costs nothing here: bulk status changes make many of them."""
+    changes_deadlines = (
+        (before in TIMED_STATUSES) != (ticket.status in TIMED_STATUSES)
+        or Status.APPEALED in (before, ticket.status)  # appeals have terms of their own
+        or Status.AWAITING_REPORTER in (before, ticket.status)  # a pause starts or ends
+    )
+    if not changes_deadlines:
+        return
     if ticket.status is Status.AWAITING_REPORTER and ticket.sla_paused_at is None:
         ticket.sla_paused_at = now
     elif before is Status.AWAITING_REPORTER and ticket.sla_paused_at is not None:

@@ -49,8 +49,8 @@ from portal.models import (
     TicketKind,
 )
 from portal.security import never_cache
-from portal.services import routing, scope, staff_admin, totp
-from portal.services.accounts import generate_password, hasher_from_config, record_staff_edit
+from portal.services import audit, routing, scope, staff_admin, totp
+from portal.services.accounts import generate_password, hasher_from_config
 from portal.services.routing import RuleConditions
 from portal.services.staff_admin import AdminRefused
 
@@ -68,9 +68,9 @@ def _actor() -> StaffUser:
 def _record(changes, *, object_type: str, object_id: int) -> None:
     """Append the audit entries of ``changes`` (the last writes before the commit)."""
     for change in changes:
-        record_staff_edit(
+        audit.append_by_staff(
             change.action,
-            actor=_actor(),
+            staff_id=_actor().id,
             object_type=object_type,
             object_id=object_id,
             now=utcnow(),

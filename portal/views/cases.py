@@ -303,7 +303,7 @@ def render_case(
             "move_team": (is_open or ticket.status is Status.APPEALED)
             and bool(forms["move_team"].team.choices),
         },
-        team_names=dict(db.session.execute(sa.select(Team.id, Team.name)).all()),
+        team_names=team_names(events),
         assignment_reasons=ASSIGNMENT_REASONS,
         Actor=Actor,
         Category=Category,
@@ -325,6 +325,20 @@ def staff_names(ticket: Ticket, events) -> dict[int, str]:
         sa.select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))
     )
     return {user_id: name for user_id, name in rows}
+
+
+def team_names(events) -> dict[int, str]:
+    """Names of the teams the history says a report was sent to, in one query (none when it
+    was never moved)."""
+    ids = {
+        event.detail.get("to")
+        for event in events
+        if event.kind is EventKind.ROUTED and event.detail
+    }
+    ids.discard(None)
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(Team.id, Team.name).where(Team.id.in_(ids))).all())
 
 
 def linkable_references(events, teams: set[int] | None) -> set[str]:
