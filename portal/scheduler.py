@@ -61,14 +61,18 @@ class ClockJob:
     """One of the clock's jobs.
 
     ``work(now)`` runs inside an app context and leaves its changes in the session for the
-    clock to commit. It may return when it next wants to run (the SLA sweep: the earliest
-    pending deadline); the clock then wakes it then, but never later than ``max_interval``
-    after this run, which is also how often a job that returns nothing runs.
+    clock to commit (except the outbox's results, which it commits one by one as each e-mail is
+    sent: a delivery cannot be rolled back). It may return when it next wants to run (the SLA
+    sweep: the earliest pending deadline); the clock then wakes it then, but never later than
+    ``max_interval`` after this run, which is also how often a job that returns nothing runs.
     """
 
     name: str
     work: Callable[[datetime], datetime | None]
     max_interval: timedelta
+    # Jobs to wake as soon as this one has run: the sweep's e-mail leaves now, not at the
+    # outbox's next interval.
+    wakes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ def default_jobs(config) -> list[ClockJob]:
             "sla_sweep",
             sweep_sla,
             timedelta(seconds=config["PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS"]),
+            wakes=("outbox",),
         ),
         ClockJob(
             "outbox", send_outbox, timedelta(seconds=config["PORTAL_OUTBOX_INTERVAL_SECONDS"])
@@ -159,7 +164,10 @@ class Clock:
                 record_heartbeat(name, last_started_at=started)
                 db.session.commit()
                 wanted = job.work(started)
-                record_heartbeat(name, last_finished_at=self._now(), last_error=None)
+                finished = self._now()
+                record_heartbeat(
+                    name, last_finished_at=finished, last_succeeded_at=finished, last_error=None
+                )
                 db.session.commit()
                 result = JobResult(name)
             except JobUnavailable:
@@ -171,6 +179,9 @@ class Clock:
                 result = self._finish_after_failure(name, type(error).__name__)
         if wanted is not None:
             self._wake(job, at=wanted, ran_at=started)
+        if not result.failed:
+            for other in job.wakes:
+                self._wake(self.jobs[other], at=started, ran_at=started)
         return result
 
     def _finish_after_failure(self, name: str, error: str) -> JobResult:
@@ -277,15 +288,27 @@ def record_heartbeat(name: str, **values) -> None:
 
 @dataclass(frozen=True)
 class ClockState:
-    age: timedelta | None  # since the clock last finished a job; None: it never has
+    age: timedelta | None  # since a job of the clock last succeeded; None: none ever has
     silent: bool
+    # The jobs whose last run failed (their type of error is in the heartbeat), by name.
+    failing: tuple[str, ...] = ()
 
 
 def clock_state(now: datetime, *, silent_after: timedelta) -> ClockState:
-    """How long the clock has been quiet, and whether that is longer than it should be."""
-    last = db.session.scalar(sa.select(sa.func.max(ClockHeartbeat.last_finished_at)))
+    """How long the clock has done nothing useful, whether that is longer than it should be,
+    and which of its jobs are failing (a clock that runs but fails every time is not working:
+    its heartbeat still finishes, but no longer succeeds)."""
+    heartbeats = db.session.execute(
+        sa.select(
+            ClockHeartbeat.job_name, ClockHeartbeat.last_succeeded_at, ClockHeartbeat.last_error
+        ).order_by(ClockHeartbeat.job_name)
+    ).all()
+    last = max((row.last_succeeded_at for row in heartbeats if row.last_succeeded_at), default=None)
     age = None if last is None else now - last
-    return ClockState(age=age, silent=age is None or age > silent_after)
+    failing = tuple(
+        row.job_name for row in heartbeats if row.last_error not in (None, NOT_AVAILABLE)
+    )
+    return ClockState(age=age, silent=age is None or age > silent_after, failing=failing)
 
 
 def log_failure(what: str, error: Exception) -> None:

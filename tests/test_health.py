@@ -16,11 +16,19 @@ from tests.signing_in import sign_in
 SILENT_AFTER = timedelta(seconds=300)  # PORTAL_CLOCK_SILENT_AFTER_SECONDS's default
 
 
-def clock_last_ran(app, ago: timedelta) -> None:
+def clock_last_ran(app, ago: timedelta, *, job: str = "outbox", error: str | None = None) -> None:
+    """Leave the heartbeat of a run of ``job`` that finished ``ago``: a success, or a failure
+    with ``error`` (after which the job's last success stays what it was)."""
     with app.app_context():
         finished = utcnow() - ago
+        outcome = (
+            {"last_error": error} if error else {"last_succeeded_at": finished, "last_error": None}
+        )
         record_heartbeat(
-            "outbox", last_started_at=finished - timedelta(seconds=1), last_finished_at=finished
+            job,
+            last_started_at=finished - timedelta(seconds=1),
+            last_finished_at=finished,
+            **outcome,
         )
         db.session.commit()
 
@@ -33,6 +41,7 @@ def test_health_reports_the_database_and_a_clock_that_never_ran(client):
         "status": "clock silent",
         "database": "ok",
         "clock_age_seconds": None,
+        "failing_jobs": [],
     }
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -55,6 +64,35 @@ def test_a_clock_quiet_for_longer_than_the_threshold_is_silent(app, client):
     assert response.status_code == 200  # the web server itself is fine
     assert response.json["status"] == "clock silent"
     assert response.json["clock_age_seconds"] >= SILENT_AFTER.total_seconds()
+
+
+def test_a_clock_whose_job_fails_every_time_is_failing_then_silent(app, client):
+    clock_last_ran(app, timedelta(minutes=1), job="sla_sweep")
+    clock_last_ran(app, timedelta(seconds=5), job="sla_sweep", error="OperationalError")
+
+    response = client.get("/healthz?require=clock")
+
+    assert response.status_code == 503
+    assert response.json["status"] == "clock failing"
+    assert response.json["failing_jobs"] == ["sla_sweep"]
+    # Its age counts from the last run that worked, not from the failures that keep finishing.
+    assert response.json["clock_age_seconds"] >= 60
+
+    clock_last_ran(app, SILENT_AFTER, job="sla_sweep")  # how long ago the last success was
+    clock_last_ran(app, timedelta(seconds=1), job="sla_sweep", error="OperationalError")
+
+    assert client.get("/healthz").json["status"] == "clock silent"
+
+
+def test_a_job_that_succeeds_again_is_no_longer_failing(app, client):
+    clock_last_ran(app, timedelta(seconds=30), job="outbox", error="SMTPException")
+    clock_last_ran(app, timedelta(seconds=2), job="outbox")
+
+    response = client.get("/healthz?require=clock")
+
+    assert response.status_code == 200
+    assert response.json["status"] == "ok"
+    assert response.json["failing_jobs"] == []
 
 
 @pytest.mark.parametrize(
@@ -129,6 +167,18 @@ def test_staff_see_no_warning_while_the_clock_runs(app, staff_client):
     page = staff_client.get("/staff/queue").get_data(as_text=True)
 
     assert "The clock process" not in page
+
+
+def test_staff_are_told_which_of_the_clocks_jobs_are_failing(app, staff_client):
+    clock_last_ran(app, timedelta(seconds=10), job="outbox")
+    clock_last_ran(app, timedelta(seconds=5), job="sla_sweep", error="OperationalError")
+
+    page = staff_client.get("/staff/queue").get_data(as_text=True)
+
+    assert "The clock process is running, but its last attempt failed at: checking deadlines" in (
+        " ".join(page.split())
+    )
+    assert "OperationalError" not in page  # the log is the place for the details
 
 
 def test_visitors_who_are_not_staff_never_see_the_warning(client):

@@ -21,6 +21,7 @@ from portal.models import (
     ReporterRole,
     Role,
     Severity,
+    SlaState,
     StaffUser,
     Status,
     Team,
@@ -30,7 +31,17 @@ from portal.models import (
 )
 from portal.models.tickets import SEVERITY_PRIORITY
 from portal.services import queue as queue_service
-from portal.services.queue import COUNT_CAP, BulkAction, BulkKind, apply_bulk_action
+from portal.services import sla
+from portal.services.queue import (
+    COUNT_CAP,
+    NOTHING_DUE_STATUSES,
+    BulkAction,
+    BulkKind,
+    QueueFilters,
+    QueueSort,
+    apply_bulk_action,
+    load_page,
+)
 from tests.conftest import CSRF_PATTERN, hidden_value
 from tests.factories import make_staff, make_team, make_ticket
 from tests.signing_in import sign_in
@@ -80,7 +91,9 @@ def add_ticket(app, team="trust-safety", *, status=None, assignee=None, created_
         ticket, _ = make_ticket(app, **fields)
         ticket.team = db.session.scalar(sa.select(Team).where(Team.slug == team))
         if status is not None:
-            ticket.status = status
+            before, ticket.status = ticket.status, status
+            # As every status change does: the clocks pause, restart or stop with it.
+            sla.status_changed(ticket, before, now=utcnow())
         ticket.assignee_id = assignee
         if created_at is not None:
             ticket.created_at = created_at
@@ -154,6 +167,30 @@ def bulk(client, page: str, references, action: str, next_page=None):
 
 def ticket_by_reference(reference: str) -> Ticket:
     return db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference))
+
+
+def with_deadlines(app, reference: str, *, due, at_risk=None, paused=False) -> str:
+    """Give a report the deadlines the SLA service would have left on it: ``due`` its earliest
+    running deadline (None: nothing runs), ``at_risk`` when it passed its warning point;
+    ``paused``: it awaits the reporter, and its clocks stand still. Returns its reference."""
+    with app.app_context():
+        ticket = ticket_by_reference(reference)
+        ticket.next_due_at, ticket.at_risk_at = due, at_risk
+        if paused:
+            ticket.status, ticket.sla_paused_at = Status.AWAITING_REPORTER, ticket.created_at
+        db.session.commit()
+    return reference
+
+
+ROW = re.compile(r'<th scope="row">.*?(RP-[0-9A-Z-]+).*?</th>(.*?)</tr>', re.DOTALL)
+
+
+def next_due_cells(page: str) -> dict[str, str]:
+    """Each row's "Next due" cell (the last one), by reference, as text with its tags' words."""
+    return {
+        reference: re.findall(r"<td>(.*?)</td>", cells, re.DOTALL)[-1]
+        for reference, cells in ROW.findall(page)
+    }
 
 
 # -- who sees what ------------------------------------------------------------------------------
@@ -339,14 +376,35 @@ def test_words_are_found_in_the_description_and_the_output(app, client, staff):
 # -- order and pages ----------------------------------------------------------------------------
 
 
-def test_the_queue_is_newest_first_and_can_be_oldest_or_most_severe_first(app, client, staff):
+def test_the_queue_is_next_due_first_and_those_waiting_for_the_reporter_come_last(
+    app, client, staff
+):
+    now, day = utcnow(), timedelta(days=1)
+    later = with_deadlines(app, add_ticket(app), due=now + 3 * day)
+    waiting = with_deadlines(app, add_ticket(app), due=None, paused=True)
+    sooner = with_deadlines(app, add_ticket(app), due=now + day)
+    breached = with_deadlines(app, add_ticket(app), due=now - day)
+    sign_in(client)
+
+    page = queue(client)
+
+    assert listed(page) == [breached, sooner, later, waiting]
+    assert "Reports, next due first, then those waiting for the reporter" in page
+    assert re.search(r'<th scope="col" aria-sort="ascending">\s*Next due', page)
+    assert page.count("aria-sort") == 1
+    assert '<option value="due" selected>Next due first</option>' in page
+    assert "Waiting for the reporter" in next_due_cells(page)[waiting]
+    assert 'href="/staff/queue?sort=due"' in queue(client, sort="newest")
+
+
+def test_the_queue_can_be_newest_oldest_or_most_severe_first(app, client, staff):
     start = datetime(2026, 11, 1, 9, tzinfo=UTC)
     old_critical = add_ticket(app, reporter_severity="critical", created_at=start)
     middle_low = add_ticket(app, reporter_severity="low", created_at=start + timedelta(hours=1))
     new_medium = add_ticket(app, reporter_severity="medium", created_at=start + timedelta(hours=2))
     sign_in(client)
 
-    newest = queue(client)
+    newest = queue(client, sort="newest")
     oldest = queue(client, sort="oldest")
     severe = queue(client, sort="severity")
 
@@ -361,7 +419,26 @@ def test_the_queue_is_newest_first_and_can_be_oldest_or_most_severe_first(app, c
     assert "Reports, newest first" in newest
 
 
-@pytest.mark.parametrize("sort", ["newest", "oldest", "severity"])
+def paging_deadlines(number: int, start: datetime) -> dict:
+    """Deadlines for the paging test's report ``number``: the first 70 run, soonest for the
+    highest numbers and three at a time; 35 await the reporter; the last 15 have none (as
+    before ``flask sla recompute``)."""
+    if number < 70:
+        return {"next_due_at": start + timedelta(days=30, hours=(69 - number) // 3)}
+    if number < 105:
+        return {"status": Status.AWAITING_REPORTER, "sla_paused_at": start}
+    return {}
+
+
+def due_order(ticket: Ticket) -> tuple:
+    """Next due first, as the product defines it: running deadlines soonest first (the id
+    breaks ties), then the reports with none, status by status, each oldest first."""
+    if ticket.next_due_at is not None:
+        return (0, ticket.next_due_at, ticket.id)
+    return (1, NOTHING_DUE_STATUSES.index(ticket.status), ticket.created_at, ticket.id)
+
+
+@pytest.mark.parametrize("sort", ["due", "newest", "oldest", "severity"])
 def test_pages_walk_every_report_exactly_once(app, client, staff, sort):
     team_id = staff["teams"]["trust-safety"]
     start = datetime(2026, 6, 1, tzinfo=UTC)
@@ -374,6 +451,7 @@ def test_pages_walk_every_report_exactly_once(app, client, staff, sort):
                 start + timedelta(minutes=number // 3),
                 reporter_severity=severities[number % 4],
                 priority=SEVERITY_PRIORITY[severities[number % 4]],
+                **paging_deadlines(number, start),
             )
             for number in range(120)
         ]
@@ -382,7 +460,8 @@ def test_pages_walk_every_report_exactly_once(app, client, staff, sort):
         expected = {row["reference"] for row in rows}
     sign_in(client)
 
-    seen, pages, url = [], [], f"/staff/queue?sort={sort}"
+    # Next due first is the queue's default: its first page has no "sort" in its address.
+    seen, pages, url = [], [], "/staff/queue" if sort == "due" else f"/staff/queue?sort={sort}"
     while url:
         response = client.get(url)
         page = html.unescape(response.get_data(as_text=True))
@@ -397,6 +476,11 @@ def test_pages_walk_every_report_exactly_once(app, client, staff, sort):
     assert "Showing 50 of 120 reports" in pages[0]
     assert "First page" in pages[1]
     with app.app_context():
+        if sort == "due":
+            # Decided here, not by the database: the pages are the same on every database.
+            tickets = sorted(db.session.scalars(sa.select(Ticket)), key=due_order)
+            assert seen == [ticket.reference for ticket in tickets]
+            return
         order = {
             "newest": [Ticket.created_at.desc(), Ticket.id.desc()],
             "oldest": [Ticket.created_at, Ticket.id],
@@ -441,12 +525,17 @@ def test_a_large_view_is_counted_only_up_to_the_cap(app, client, staff):
     "args",
     [
         {"after": "not-a-cursor"},
-        {"after": "bjo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk6MQ"},
+        {"sort": "newest", "after": "bjo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk6MQ"},
         {"after": "%%%"},
         {"sort": "severity", "after": "bjoxOjE"},
-        {"after": "bjoxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"},  # an id beyond 64 bits
+        {"sort": "newest", "after": "bjoxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"},  # id beyond 64 bits
         {"sort": "severity", "after": "czo5OjE6MQ"},  # no severity 9
         {"sort": "severity", "after": "czoyOjE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk"},
+        {"after": "bjoxOjE"},  # a newest-first link, in the next-due view
+        {"sort": "newest", "after": "ZDoxOjE"},  # a next-due link, in the newest-first view
+        {"after": "ZDoxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"},  # an id beyond 64 bits
+        {"after": "dzo5OToxOjE"},  # no status 99
+        {"after": "dzozOjE"},  # a part missing
     ],
 )
 def test_an_unreadable_page_link_shows_the_first_page_with_a_message(app, client, staff, args):
@@ -469,6 +558,7 @@ def test_an_unreadable_page_link_shows_the_first_page_with_a_message(app, client
         {"model": "999999"},
         {"severity": "extreme\x00"},
         {"sort": "random"},
+        {"sla": "late"},
         {"q": "x" * 201},
     ],
 )
@@ -752,19 +842,83 @@ def test_the_table_is_labelled_for_screen_readers_and_works_without_scripts(app,
 
 
 def test_each_row_says_when_its_next_deadline_is_and_flags_one_that_has_passed(app, client, staff):
-    overdue = add_ticket(app, reporter_severity="critical", now=utcnow() - timedelta(hours=2))
+    # Submitted two hours ago as critical: its first response (one hour) is past.
+    breached = add_ticket(app, reporter_severity="critical", now=utcnow() - timedelta(hours=2))
     on_time = add_ticket(app, reporter_severity="critical")
     sign_in(client)
 
-    rows = {
-        reference: row
-        for reference, row in re.findall(
-            r'<th scope="row">.*?(RP-[0-9A-Z-]+).*?</th>(.*?)</tr>', queue(client), re.DOTALL
-        )
-    }
+    page = queue(client)
+    cells = next_due_cells(page)
 
-    assert "Overdue" in rows[overdue]
-    assert "Overdue" not in rows[on_time]
+    assert '<strong class="tag tag--breached">Breached</strong>' in cells[breached]
+    assert "tag" not in cells[on_time]
+    assert "Overdue" not in page, "the product's word is Breached"
+
+
+def test_each_service_level_shows_exactly_its_reports_and_tags_them(app, client, staff):
+    # The view judges at the moment of the request: a day either side is far enough.
+    now, day = utcnow(), timedelta(days=1)
+    breached = with_deadlines(app, add_ticket(app), due=now - day, at_risk=now - 2 * day)
+    at_risk = with_deadlines(app, add_ticket(app), due=now + day, at_risk=now - day)
+    on_time = with_deadlines(app, add_ticket(app), due=now + 2 * day, at_risk=now + day)
+    # Not recomputed since warning times exist: on time until its deadline.
+    unwarned = with_deadlines(app, add_ticket(app), due=now + 3 * day)
+    waiting = with_deadlines(app, add_ticket(app), due=None, paused=True)
+    closed = with_deadlines(app, add_ticket(app, status=Status.CLOSED), due=None)
+    theirs = with_deadlines(app, add_ticket(app, "second-line"), due=now - day)
+    sign_in(client)
+
+    everything = queue(client, status="any")
+    cells = next_due_cells(everything)
+
+    assert listed(queue(client, sla="breached")) == [breached]
+    assert listed(queue(client, sla="at_risk")) == [at_risk]
+    assert listed(queue(client, sla="on_time")) == [on_time, unwarned]
+    assert listed(queue(client, sla="on_time", status="any", sort="newest")) == [
+        unwarned,
+        on_time,
+    ], "with the other filters and orders; a report whose clocks stand still is in none"
+    assert "1 filter applied" in queue(client, sla="at_risk")
+    assert listed(everything) == [breached, at_risk, on_time, unwarned, waiting, closed]
+    assert theirs not in everything
+    assert '<strong class="tag tag--breached">Breached</strong>' in cells[breached]
+    assert '<strong class="tag tag--at_risk">At risk</strong>' in cells[at_risk]
+    for quiet in (on_time, unwarned, waiting, closed):
+        assert "tag" not in cells[quiet], quiet
+    assert "Waiting for the reporter" in cells[waiting]
+    assert "Nothing due" in cells[closed]
+
+
+def test_a_service_level_is_judged_at_the_moment_given(app, staff):
+    moment, hour = datetime(2030, 1, 7, 12, tzinfo=UTC), timedelta(hours=1)
+    due_now = with_deadlines(app, add_ticket(app), due=moment, at_risk=moment - hour)
+    warned_now = with_deadlines(app, add_ticket(app), due=moment + hour, at_risk=moment)
+    not_yet = with_deadlines(
+        app, add_ticket(app), due=moment + 2 * hour, at_risk=moment + timedelta(microseconds=1)
+    )
+
+    def shown(state: SlaState, at: datetime) -> list[tuple[str, SlaState]]:
+        """The references in the view of ``state`` at ``at``, each with its row's state."""
+        page = load_page(
+            QueueFilters(sla_state=state), sort=QueueSort.DUE, visible_team_ids=None, now=at
+        )
+        return [(ticket.reference, page.sla_states[ticket.id]) for ticket in page.tickets]
+
+    with app.app_context():
+        # A deadline is breached from its very moment, a warning point at risk from its own.
+        assert shown(SlaState.BREACHED, moment) == [(due_now, SlaState.BREACHED)]
+        assert shown(SlaState.AT_RISK, moment) == [(warned_now, SlaState.AT_RISK)]
+        assert shown(SlaState.ON_TIME, moment) == [(not_yet, SlaState.ON_TIME)]
+        assert [reference for reference, _ in shown(SlaState.ON_TIME, moment - 2 * hour)] == [
+            due_now,
+            warned_now,
+            not_yet,
+        ]
+        assert shown(SlaState.BREACHED, moment + 2 * hour) == [
+            (due_now, SlaState.BREACHED),
+            (warned_now, SlaState.BREACHED),
+            (not_yet, SlaState.BREACHED),
+        ]
 
 
 def test_the_queue_renders_in_every_language(app, client, staff):

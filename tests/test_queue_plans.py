@@ -1,12 +1,14 @@
 """The queue stays fast as tickets pile up: with 20,000 tickets, the database plans every view
-(the default one, each filter, each order, a later page, and the capped count) as a walk along an
-index, never a read of the whole tickets table.
+(the default one, each filter, each service level, each order, a later page, and the capped
+count) as a walk along an index, never a read of the whole tickets table.
 
 The statements are the ones the view runs, built by ``portal.services.queue`` and explained with
 their bound parameters, on SQLite and on PostgreSQL alike.
 """
 
+import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,16 +19,28 @@ from portal.extensions import db
 from portal.models import (
     Category,
     Severity,
+    SlaState,
     Status,
     Ticket,
     TicketKind,
 )
 from portal.models.tickets import SEVERITY_PRIORITY
 from portal.services import queue
-from portal.services.queue import Cursor, QueueFilters, QueueSort
+from portal.services.queue import DEFAULT_STATUSES, Cursor, QueueFilters, QueueSort
+from portal.services.sla import TIMED_STATUSES
 from tests.factories import make_busy_portal
 
 TICKETS = 20_000
+# The moment the service levels are judged at: the busy portal's tickets arrive from September
+# to November 2026, so that some open ones are breached, some at risk and most on time.
+NOW = datetime(2026, 10, 20, tzinfo=UTC)
+# Roughly the built-in resolution times, by priority, on calendar days.
+RESOLUTION = {
+    4: timedelta(days=1),
+    3: timedelta(days=7),
+    2: timedelta(days=21),
+    1: timedelta(days=42),
+}
 
 
 class Explain(Executable, ClauseElement):
@@ -70,6 +84,7 @@ def busy_portal(app):
     with app.app_context():
         teams, models, staff = make_busy_portal(TICKETS)
         versions = [version for model in models for version in model.versions]
+        _give_deadlines()
         db.session.commit()
         with db.engine.connect() as connection:
             connection.exec_driver_sql(
@@ -79,15 +94,58 @@ def busy_portal(app):
         middle = db.session.scalar(
             sa.select(Ticket).where(Ticket.reference == f"RP-{TICKETS // 2:08d}")
         )
+        due = db.session.scalar(
+            sa.select(Ticket)
+            .where(Ticket.next_due_at > NOW)
+            .order_by(Ticket.next_due_at, Ticket.id)
+            .limit(1)
+            .offset(500)
+        )
+        paused = db.session.scalar(
+            sa.select(Ticket).where(Ticket.status == Status.AWAITING_REPORTER).limit(1).offset(200)
+        )
         yield {
             "teams": [team.id for team in teams],
             "model": models[0].id,
             "version": versions[4].id,
             "staff": staff[0].id,
             "middle": (middle.created_at, middle.id, middle.priority),
+            "due": (due.next_due_at, due.id),
+            "paused": (paused.status, paused.created_at, paused.id),
         }
         if db.engine.dialect.name == "sqlite":
             _forget_on_sqlite()
+
+
+def _give_deadlines() -> None:
+    """Deadlines as the SLA service keeps them: each open report's resolution is due some days
+    after it arrived (at risk three quarters of the way there); none runs while a report awaits
+    its reporter, or once it is closed."""
+    tickets = Ticket.__table__
+    running = db.session.execute(
+        sa.select(tickets.c.id, tickets.c.created_at, tickets.c.priority).where(
+            tickets.c.status.in_(sorted(TIMED_STATUSES - {Status.AWAITING_REPORTER}))
+        )
+    ).all()
+    db.session.execute(
+        sa.update(tickets)
+        .where(tickets.c.id == sa.bindparam("ticket_id"))
+        .values(next_due_at=sa.bindparam("due"), at_risk_at=sa.bindparam("at_risk"))
+        .execution_options(synchronize_session=False),
+        [
+            {
+                "ticket_id": ticket_id,
+                "due": created_at + RESOLUTION[priority],
+                "at_risk": created_at + RESOLUTION[priority] * 0.75,
+            }
+            for ticket_id, created_at, priority in running
+        ],
+    )
+    db.session.execute(
+        sa.update(tickets)
+        .where(tickets.c.status == Status.AWAITING_REPORTER)
+        .values(sla_paused_at=tickets.c.created_at)
+    )
 
 
 def _forget_on_sqlite() -> None:
@@ -119,61 +177,119 @@ def views(ids) -> dict[str, QueueFilters]:
         "language": replace(default, locale="de"),
         "severity": replace(default, priority=SEVERITY_PRIORITY[Severity.CRITICAL]),
         "reference": replace(default, search="RP-7K3M-Q9P2"),
+        **{state.value: replace(default, sla_state=state) for state in SlaState},
     }
+
+
+# The views an agent's team scope is checked with, besides the administrator's every view.
+TEAM_SCOPED_VIEWS = ("default", "unassigned", "team", *(state.value for state in SlaState))
 
 
 def test_every_view_of_the_queue_walks_an_index(app, busy_portal):
     ids = busy_portal
     created_at, ticket_id, priority = ids["middle"]
+    due_at, due_id = ids["due"]
+    status, paused_at, paused_id = ids["paused"]
     cursors = {
-        QueueSort.NEWEST: Cursor(QueueSort.NEWEST, created_at, ticket_id),
-        QueueSort.OLDEST: Cursor(QueueSort.OLDEST, created_at, ticket_id),
-        QueueSort.SEVERITY: Cursor(QueueSort.SEVERITY, created_at, ticket_id, priority),
+        QueueSort.DUE: {
+            "later page": Cursor(QueueSort.DUE, None, due_id, next_due_at=due_at),
+            "later page, nothing due": Cursor(QueueSort.DUE, paused_at, paused_id, status=status),
+        },
+        QueueSort.NEWEST: {"later page": Cursor(QueueSort.NEWEST, created_at, ticket_id)},
+        QueueSort.OLDEST: {"later page": Cursor(QueueSort.OLDEST, created_at, ticket_id)},
+        QueueSort.SEVERITY: {
+            "later page": Cursor(QueueSort.SEVERITY, created_at, ticket_id, priority)
+        },
     }
     scopes = {
         "administrator": None,
         "agent in one team": {ids["teams"][0]},
         "agent in two teams": {ids["teams"][0], ids["teams"][2]},
     }
+    states = {state.value for state in SlaState}
     problems, explained = [], 0
     with app.app_context():
         dialect = db.engine.dialect.name
         for scope, visible in scopes.items():
             for name, filters in views(ids).items():
-                if scope != "administrator" and name not in ("default", "unassigned", "team"):
+                if scope != "administrator" and name not in TEAM_SCOPED_VIEWS:
                     continue
-                statements = {"count": queue.count_query(filters, visible_team_ids=visible)}
+                statements = {
+                    "count": queue.count_query(filters, visible_team_ids=visible, now=NOW)
+                }
                 for sort in QueueSort:
-                    for after in (None, cursors[sort]):
-                        label = f"{sort.value}{', later page' if after else ''}"
-                        statements[label] = queue.page_query(
-                            filters, sort=sort, visible_team_ids=visible, after=after
+                    for page, after in {"first page": None, **cursors[sort]}.items():
+                        walks = queue.page_queries(
+                            filters, sort=sort, visible_team_ids=visible, now=NOW, after=after
                         )
+                        for number, statement in enumerate(walks, start=1):
+                            statements[f"{sort.value}, {page}, walk {number}"] = statement
                 for label, statement in statements.items():
                     lines = plan(statement)
                     explained += 1
                     bad = whole_table_reads(lines, dialect)
                     # The date orders are index orders for every filter; the severity order is
                     # one only with no filter besides status and severity (each filter's index
-                    # ends in the date), so sorting a filter's matches by severity is allowed.
-                    if dialect == "sqlite" and not label.startswith("severity"):
+                    # ends in the date), so sorting a filter's matches by severity is allowed,
+                    # and so is sorting a service level's matches (open reports only) by date.
+                    sorted_allowed = label.startswith("severity") or (
+                        name in states and not label.startswith("due")
+                    )
+                    if dialect == "sqlite" and not sorted_allowed:
                         bad += [line for line in lines if "TEMP B-TREE FOR ORDER BY" in line]
                     if bad:
                         problems.append(f"{scope} / {name} / {label}:\n    " + "\n    ".join(lines))
 
-        # The default view in each order ends at a LIMIT over an ordered index walk: the
-        # database stops after one page, however many tickets there are.
+        # The default view in each order ends at a LIMIT over an ordered index walk (each walk,
+        # for next due first): the database stops after one page, however many tickets.
         default_plans = [
-            "\n".join(plan(queue.page_query(QueueFilters(), sort=sort, visible_team_ids=None)))
+            "\n".join(plan(statement))
             for sort in QueueSort
+            for statement in queue.page_queries(
+                QueueFilters(), sort=sort, visible_team_ids=None, now=NOW
+            )
         ]
+        # Next due first, alone and with each service level, for everyone and for one team:
+        # the running deadlines come from their own indexes.
+        due_plans = {
+            (name, scope): [
+                "\n".join(plan(statement))
+                for statement in queue.page_queries(
+                    filters, sort=QueueSort.DUE, visible_team_ids=visible, now=NOW
+                )
+            ]
+            for name, filters in views(ids).items()
+            if name == "default" or name in states
+            for scope, visible in (("everyone", None), ("one team", {ids["teams"][0]}))
+        }
 
-    assert explained > 100
+    assert explained > 300
     assert not problems, "\n".join(problems)
     for text in default_plans:
-        if dialect == "sqlite":
-            assert "USING INDEX" in text, text
-            assert "TEMP B-TREE" not in text, text
+        assert stops_after_a_page(text, dialect), text
+    for (name, scope), texts in due_plans.items():
+        running, *nothing_due = texts
+        assert "ix_tickets_queue_due" in running or "ix_tickets_queue_team_due" in running
+        if name == SlaState.AT_RISK and dialect == "postgresql":
+            # PostgreSQL takes a deadline and its warning time for independent, expects next to
+            # no reports at risk, and may collect them from the index to sort them: at most
+            # every report at risk, never the table.
+            assert "Seq Scan" not in running, running
         else:
-            assert text.startswith("Limit"), text
-            assert "Index Scan" in text, text
+            assert stops_after_a_page(running, dialect), (name, scope, running)
+        if name == "default":
+            # Then each open status's reports with nothing due, one status at a time.
+            assert len(nothing_due) == len(DEFAULT_STATUSES)
+            for text in nothing_due:
+                assert stops_after_a_page(text, dialect), (scope, text)
+        else:
+            assert nothing_due == [], "a service level exists only while a deadline runs"
+
+
+def stops_after_a_page(text: str, dialect: str) -> bool:
+    """The plan walks an index in the order asked for, so its LIMIT stops it after a page (an
+    incremental sort, of the rows that share one date, stops there too)."""
+    if dialect == "sqlite":
+        return "USING" in text and "INDEX" in text and "TEMP B-TREE" not in text
+    full_sorts = re.findall(r"(?:^|->)\s*Sort\s+\(", text, re.MULTILINE)
+    return text.startswith("Limit") and "Index" in text and not full_sorts

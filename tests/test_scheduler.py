@@ -140,6 +140,7 @@ def test_a_job_commits_its_work_with_its_heartbeat(app):
     beat = heartbeat(app, "adds")
     assert beat.last_started_at >= moment
     assert beat.last_finished_at >= beat.last_started_at
+    assert beat.last_succeeded_at == beat.last_finished_at
     assert beat.last_error is None
 
 
@@ -170,6 +171,7 @@ def test_a_failing_job_keeps_none_of_its_work_is_logged_without_its_message_and_
     assert team_slugs(app) == ["blue"]
     assert heartbeat(app, "fails").last_error == "RuntimeError"
     assert heartbeat(app, "fails").last_finished_at is not None
+    assert heartbeat(app, "fails").last_succeeded_at is None  # monitoring sees it failing
     assert "clock job fails failed: RuntimeError" in caplog.text
     assert "reporter@example.org" not in caplog.text
 
@@ -272,6 +274,38 @@ def test_a_running_clock_sweeps_again_at_the_deadline_the_sweep_gave(app):
 
     assert swept_twice
     assert 1.3 <= runs[1] - runs[0] < 5
+
+
+def test_the_outbox_runs_straight_after_the_sweep_not_at_its_next_interval(app):
+    runs = []
+
+    def sweep(now):
+        # A sweep that has queued mail; the next one is an hour away.
+        runs.append(("sla_sweep", time.monotonic()))
+        return now + timedelta(hours=1)
+
+    def send(_now):
+        runs.append(("outbox", time.monotonic()))
+
+    clock = Clock(
+        app.app_context,
+        [
+            ClockJob("outbox", send, timedelta(hours=1)),
+            ClockJob("sla_sweep", sweep, timedelta(hours=1), wakes=("outbox",)),
+        ],
+    )
+    scheduler = BackgroundScheduler(timezone="UTC")
+    clock.schedule_on(scheduler)
+    scheduler.start()
+    try:
+        sent_again = wait_until(lambda: [name for name, _ in runs].count("outbox") >= 2, timeout=10)
+    finally:
+        clock.stop()
+
+    assert sent_again, runs
+    swept_at = next(moment for name, moment in runs if name == "sla_sweep")
+    assert runs[-1][0] == "outbox"
+    assert 0 < runs[-1][1] - swept_at < 5  # the outbox's own interval is an hour
 
 
 def test_stopping_waits_for_a_running_job_that_reschedules_itself(app):

@@ -20,6 +20,7 @@ from portal.models import (
     Severity,
     SlaEscalation,
     SlaPolicy,
+    SlaState,
     StaffUser,
     Status,
     Team,
@@ -148,6 +149,63 @@ def test_a_reply_meets_the_first_response_and_starts_the_next_update_timer(app, 
         # Next update within 2 business days of the reply.
         assert ticket.next_update_due_at == paris(2026, 12, 2, 11, 0)
         assert ticket.next_due_at == ticket.next_update_due_at
+
+
+def test_a_report_is_at_risk_from_three_quarters_of_its_first_running_timer(app, team):
+    with app.app_context():
+        ticket = file(app, paris(2026, 11, 30, 9, 0), reporter_severity="high")  # a Monday
+        # 6 of the first response's 8 working hours; the decision's would be Thursday 15:00.
+        assert ticket.at_risk_at == paris(2026, 11, 30, 15, 0)
+
+        casework.reply(
+            ticket,
+            "We are looking into it.",
+            staff=agent(team),
+            now=paris(2026, 11, 30, 11, 0),
+            lost_link_url=lambda: "https://redress.test/reports/lost-link",
+        )
+
+        # The next update is due Wednesday 11:00; 12 of its 16 working hours: Tuesday 15:00.
+        assert ticket.at_risk_at == paris(2026, 12, 1, 15, 0)
+
+        ask_the_reporter(ticket, staff=agent(team), now=paris(2026, 11, 30, 12, 0))
+        assert ticket.at_risk_at is None  # no clock runs while we wait
+
+
+def ask_the_reporter(ticket, *, staff: StaffUser, now: datetime) -> None:
+    casework.request_information(
+        ticket,
+        "Which app were you using?",
+        staff=staff,
+        now=now,
+        lost_link_url=lambda: "https://redress.test/reports/lost-link",
+    )
+
+
+def tickets_in(state: SlaState, now: datetime) -> list[int]:
+    return db.session.scalars(
+        sa.select(Ticket.id).where(sla.in_state(state, now)).order_by(Ticket.id)
+    ).all()
+
+
+def test_a_reports_service_level_state_follows_the_time(app, team):
+    with app.app_context():
+        ticket = file(app, paris(2026, 11, 27, 16, 0), reporter_severity="high")  # a Friday
+        waiting = file(app, paris(2026, 11, 27, 16, 0), reporter_severity="high")
+        ask_the_reporter(waiting, staff=agent(team), now=paris(2026, 11, 27, 16, 5))
+        db.session.flush()
+        # Due Monday 16:00; at risk after 6 of its 8 working hours: Monday 14:00.
+        expected = {
+            paris(2026, 11, 30, 13, 59): SlaState.ON_TIME,
+            paris(2026, 11, 30, 14, 0): SlaState.AT_RISK,
+            paris(2026, 11, 30, 15, 59): SlaState.AT_RISK,
+            paris(2026, 11, 30, 16, 0): SlaState.BREACHED,
+        }
+
+        for moment, state in expected.items():
+            assert {other: tickets_in(other, moment) for other in SlaState} == {
+                other: [ticket.id] if other is state else [] for other in SlaState
+            }, moment
 
 
 def test_awaiting_the_reporter_stops_the_clocks_and_their_answer_restarts_them(app, team):
@@ -364,6 +422,20 @@ def test_nothing_escalates_while_the_ticket_awaits_the_reporter(app, team, owner
         assert ticket.next_escalation_at is None
         assert sla.sweep(now=created + timedelta(days=3)) is None
         assert steps_taken(ticket) == []
+
+
+def test_a_first_response_deadline_once_met_is_not_moved_by_a_later_wait(app, team):
+    with app.app_context():
+        ticket = file(app, paris(2026, 11, 30, 9, 0), reporter_severity="high")  # a Monday
+        due = ticket.first_response_due_at
+        # Answered late, by asking the reporter a question, who answers a day later.
+        ask_the_reporter(ticket, staff=agent(team), now=paris(2026, 12, 1, 10, 0))
+        add_information(ticket, text="The mobile app.", files=[], now=paris(2026, 12, 2, 10, 0))
+
+        assert ticket.first_response_due_at == due == paris(2026, 11, 30, 17, 0)
+        assert ticket.first_response_at > ticket.first_response_due_at  # still missed
+        # The wait (Tuesday 10:00 to Wednesday 10:00) still counts here: Friday 17:00 to Monday.
+        assert ticket.resolve_due_at == paris(2026, 12, 7, 17, 0)
 
 
 def test_a_reply_during_the_wait_counts_only_the_rest_of_the_wait_for_the_next_update(app, team):

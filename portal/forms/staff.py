@@ -10,7 +10,16 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
 
 from portal.forms import ANY, MaxChars, PortalForm, any_or, enum_choices
-from portal.models import AIModel, Category, Severity, StaffUser, Status, Team, TicketKind
+from portal.models import (
+    AIModel,
+    Category,
+    Severity,
+    SlaState,
+    StaffUser,
+    Status,
+    Team,
+    TicketKind,
+)
 from portal.models.tickets import SEVERITY_PRIORITY
 from portal.services.queue import (
     BULK_STATUSES,
@@ -75,6 +84,7 @@ class QueueFilterForm(PortalForm):
         validators=[Optional(), MaxChars(200)],
     )
     status = ListChoiceField(_l("Status"), default=OPEN)
+    sla = ListChoiceField(_l("Service level"), choices=any_or(enum_choices(SlaState)), default=ANY)
     team = ListChoiceField(_l("Team"), default=ANY)
     assignee = ListChoiceField(_l("Assigned to"), default=ANY)
     kind = ListChoiceField(
@@ -89,12 +99,13 @@ class QueueFilterForm(PortalForm):
     severity = ListChoiceField(
         _l("How serious"), choices=any_or(enum_choices(Severity)), default=ANY
     )
-    sort = ListChoiceField(_l("Order"), choices=enum_choices(QueueSort), default=QueueSort.NEWEST)
+    sort = ListChoiceField(_l("Order"), choices=enum_choices(QueueSort), default=QueueSort.DUE)
 
     # The filters (not the order) a view can narrow by, in the form's order.
     FILTERS = (
         "q",
         "status",
+        "sla",
         "team",
         "assignee",
         "kind",
@@ -169,6 +180,7 @@ class QueueFilterForm(PortalForm):
             priority=(
                 SEVERITY_PRIORITY[Severity(self.severity.data)] if self.severity.data else None
             ),
+            sla_state=SlaState(self.sla.data) if self.sla.data else None,
             search=(self.q.data or "").strip() or None,
         )
 

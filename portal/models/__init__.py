@@ -17,7 +17,14 @@ from portal.models.enums import (
 )
 from portal.models.registry import AIModel, ModelVersion, StaffRole, StaffUser, Team
 from portal.models.routing import RoutingRule, StaffLanguage, TeamMembership
-from portal.models.sla import DurationUnit, EscalationLevel, SlaEscalation, SlaPolicy, Timer
+from portal.models.sla import (
+    DurationUnit,
+    EscalationLevel,
+    SlaEscalation,
+    SlaPolicy,
+    SlaState,
+    Timer,
+)
 from portal.models.tickets import Attachment, OutboxMessage, Ticket, TicketEvent
 
 __all__ = [
@@ -41,6 +48,7 @@ __all__ = [
     "Severity",
     "SlaEscalation",
     "SlaPolicy",
+    "SlaState",
     "StaffLanguage",
     "StaffRole",
     "StaffUser",

@@ -10,7 +10,8 @@ from portal.models.types import UTCDateTime
 
 
 class ClockHeartbeat(db.Model):
-    """When a job of the clock process last started and finished, and how its last run ended.
+    """When a job of the clock process last started, finished and succeeded, and how its last
+    run ended: a job that keeps failing still finishes, but no longer succeeds.
 
     ``last_error`` is the exception's type name only (or a fixed note such as "not available"):
     messages can quote addresses or report text.
@@ -21,4 +22,5 @@ class ClockHeartbeat(db.Model):
     job_name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.String(100))

@@ -27,7 +27,7 @@ class Team(db.Model):
     working_hours: Mapped[list | None] = mapped_column(sa.JSON)
     # Public holidays (ISO 3166 country code for the ``holidays`` package, and subdivision).
     holidays_country: Mapped[str | None] = mapped_column(sa.String(8))
-    holidays_subdivision: Mapped[str | None] = mapped_column(sa.String(16))
+    holidays_subdivision: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 class StaffUser(UserMixin, db.Model):

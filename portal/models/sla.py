@@ -19,6 +19,8 @@ from portal.models.types import UTCDateTime, enum_column_type
 
 
 class DurationUnit(LabelledEnum):
+    # Working minutes of the policy's calendar (real minutes on a round-the-clock calendar).
+    MINUTES = "minutes", _l("minutes")
     # Working hours of the policy's calendar (real hours on a round-the-clock calendar).
     HOURS = "hours", _l("hours")
     # One business day is one day's working hours of the calendar.
@@ -70,6 +72,16 @@ class EscalationLevel(LabelledEnum):
     BREACH = "breach", _l("Breached: escalated to the team's owners")
     # At the deadline plus half the timer's length: the administrators.
     ADMINS = "admins", _l("Escalated to the administrators")
+
+
+class SlaState(LabelledEnum):
+    """Where a ticket's running timers stand now (tickets whose clocks stand still have none)."""
+
+    ON_TIME = "on_time", _l("On time")
+    # Past the warning point of a running timer, not yet past its deadline.
+    AT_RISK = "at_risk", _l("At risk")
+    # Past the deadline of a running timer.
+    BREACHED = "breached", _l("Breached")
 
 
 class SlaEscalation(db.Model):

@@ -27,9 +27,10 @@ DESCRIPTION_MAX_CHARS = 10_000
 SHORT_TEXT_MAX_CHARS = 2_000
 
 
-# The queue filters on one column and sorts by (created_at, id), or by (priority, created_at,
-# id): one index per filterable column, ending in the sort keys, keeps every view an index range
-# scan that stops after a page (tests/test_queue_plans.py checks the query plans).
+# The queue filters on one column and sorts by (created_at, id), by (priority, created_at, id),
+# or next due first (the partial indexes in Ticket.__table_args__): one index per filterable
+# column, ending in the sort keys, keeps every view an index range scan that stops after a page
+# (tests/test_queue_plans.py checks the query plans).
 QUEUE_FILTER_COLUMNS = (
     "status",
     "team_id",
@@ -57,6 +58,27 @@ class Ticket(db.Model):
         *(
             sa.Index(f"ix_tickets_queue_{column}", column, "created_at", "id")
             for column in QUEUE_FILTER_COLUMNS
+        ),
+        # "Next due first" walks the reports whose deadline runs, soonest first: all of them, or
+        # one team's (an agent's usual view); the service levels are ranges of the same walk
+        # (portal.services.sla.in_state). Partial, so that no index on next_due_at holds the
+        # NULL bucket of every closed report: SQLite's statistics (one average per value)
+        # would take it for a handful of rows and read it all. The reports with no deadline
+        # running follow, one status at a time, through ix_tickets_queue_status.
+        sa.Index(
+            "ix_tickets_queue_due",
+            "next_due_at",
+            "id",
+            sqlite_where=sa.text("next_due_at IS NOT NULL"),
+            postgresql_where=sa.text("next_due_at IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_tickets_queue_team_due",
+            "team_id",
+            "next_due_at",
+            "id",
+            sqlite_where=sa.text("next_due_at IS NOT NULL"),
+            postgresql_where=sa.text("next_due_at IS NOT NULL"),
         ),
         # The sweep's claim repeats this condition exactly (portal.services.sla.ESCALATION_DUE).
         sa.Index(
@@ -136,7 +158,10 @@ class Ticket(db.Model):
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_update_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the first running timer passes its warning point (WARNING_SHARE of its length): from
+    # then until next_due_at the ticket is at risk (see portal.services.sla.in_state).
+    at_risk_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the sweep next has a step to take (a warning, a breach, an escalation); None when
     # nothing is running. A partial index (see __table_args__) keeps the sweep's query cheap.
     next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,19 +1,22 @@
 """The staff triage queue: which tickets a view shows, in which order, a page at a time.
 
-Every view is one filter per column (``QUEUE_FILTER_COLUMNS``) and one of three orders, each an
-index order: ``ix_tickets_queue_<column>`` is (column, created_at, id), so an equality filter
-plus the date order is an index range scan that stops after a page, and the severity order
-walks ``ix_tickets_queue_priority``. Pages follow each other by keyset (the last row's sort
-key, in the opaque ``after`` cursor), never by OFFSET, so page 400 costs what page 1 does.
-Counts stop at ``COUNT_CAP``: "1,000+" is all a triage view needs to know.
+Every view is one filter per column (``QUEUE_FILTER_COLUMNS``), optionally a service level, and
+one of four orders, each an index order: ``ix_tickets_queue_<column>`` is (column, created_at,
+id), so an equality filter plus a date order is an index range scan that stops after a page,
+the severity order walks ``ix_tickets_queue_priority``, and "next due first" (the default)
+walks ``ix_tickets_queue_due`` (or one team's ``ix_tickets_queue_team_due``), then the reports
+with nothing due one status at a time (see ``_due_walks``). Pages follow each other by keyset
+(the last row's sort key, in the opaque ``after`` cursor), never by OFFSET, so page 400 costs
+what page 1 does. Counts stop at ``COUNT_CAP``: "1,000+" is all a triage view needs to know.
 
-The functions take explicit arguments (the viewer's visible teams, already resolved), so that
-tests/test_queue_plans.py can EXPLAIN exactly the statements the view runs.
+The functions take explicit arguments (the viewer's visible teams, already resolved, and the
+time the service levels are judged at), so that tests/test_queue_plans.py can EXPLAIN exactly
+the statements the view runs.
 """
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -24,12 +27,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal.access import CASEWORK
 from portal.extensions import db
-from portal.models import AIModel, Category, StaffUser, Status, Team, Ticket, TicketKind
+from portal.models import AIModel, Category, SlaState, StaffUser, Status, Team, Ticket, TicketKind
 from portal.models.enums import LabelledEnum
 from portal.models.routing import TeamMembership
 from portal.models.tickets import SEVERITY_PRIORITY
 from portal.models.types import MAX_DATABASE_ID
-from portal.services import casework
+from portal.services import casework, sla
 from portal.services.errors import CaseworkRefused, InvalidTransition, StaleTicket
 from portal.services.status import OPEN_STATES
 from portal.services.tokens import normalise_reference
@@ -43,6 +46,7 @@ DEFAULT_STATUSES = frozenset(OPEN_STATES | {Status.APPEALED})
 
 
 class QueueSort(LabelledEnum):
+    DUE = "due", _l("Next due first")
     NEWEST = "newest", _l("Newest first")
     OLDEST = "oldest", _l("Oldest first")
     SEVERITY = "severity", _l("Most severe first")
@@ -64,6 +68,8 @@ class QueueFilters:
     locale: str | None = None
     # The effective severity as ``Ticket.priority`` (1 low … 4 critical).
     priority: int | None = None
+    # Where the running timers stand (``sla.in_state``, judged at the ``now`` of the query).
+    sla_state: SlaState | None = None
     # What was typed in the search box: a reference, or words from the description or output.
     search: str | None = None
 
@@ -79,12 +85,16 @@ class QueueFilters:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the previous page ended: the last row's sort key."""
+    """Where the previous page ended: the last row's sort key (the fields its order uses)."""
 
     sort: QueueSort
-    created_at: datetime
+    created_at: datetime | None
     id: int
     priority: int | None = None
+    # Next due first: the last row's deadline, or (once the running deadlines have run out) its
+    # status, the reports with nothing due coming one status at a time.
+    next_due_at: datetime | None = None
+    status: Status | None = None
 
 
 class InvalidCursor(ValueError):
@@ -93,20 +103,56 @@ class InvalidCursor(ValueError):
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_SORT_CODES = {QueueSort.NEWEST: "n", QueueSort.OLDEST: "o", QueueSort.SEVERITY: "s"}
+_SORT_CODES = {
+    QueueSort.DUE: "d",
+    QueueSort.NEWEST: "n",
+    QueueSort.OLDEST: "o",
+    QueueSort.SEVERITY: "s",
+}
+# Next due first ends a page either among the running deadlines ("d") or after them ("w").
+_NOTHING_DUE_CODE = "w"
+# The fields of each cursor, in its text: (sort, code) -> field names.
+_CURSOR_FIELDS = {
+    (QueueSort.NEWEST, "n"): ("created_at", "id"),
+    (QueueSort.OLDEST, "o"): ("created_at", "id"),
+    (QueueSort.SEVERITY, "s"): ("priority", "created_at", "id"),
+    (QueueSort.DUE, "d"): ("next_due_at", "id"),
+    (QueueSort.DUE, _NOTHING_DUE_CODE): ("status", "created_at", "id"),
+}
+# A status travels as its place in this tuple (a cursor's parts are numbers).
+_STATUSES = tuple(Status)
+_PRIORITIES = frozenset(SEVERITY_PRIORITY.values())
+
+
+def _to_number(name: str, value) -> int:
+    if name in ("created_at", "next_due_at"):
+        return (value - _EPOCH) // _MICROSECOND  # exact to the microsecond
+    if name == "status":
+        return _STATUSES.index(value)
+    return value
+
+
+def _from_number(name: str, number: int):
+    """The field's value; ValueError for a number that no row could have."""
+    if name in ("created_at", "next_due_at"):
+        return _EPOCH + number * _MICROSECOND
+    if name == "status" and number < len(_STATUSES):
+        return _STATUSES[number]
+    if (name == "priority" and number in _PRIORITIES) or (
+        name == "id" and number <= MAX_DATABASE_ID
+    ):
+        return number
+    raise ValueError(f"no {name} is {number}")
 
 
 def encode_cursor(ticket: Ticket, sort: QueueSort) -> str:
-    """The cursor of the page after ``ticket``: urlsafe text, exact to the microsecond."""
-    micros = (ticket.created_at - _EPOCH) // _MICROSECOND
-    parts = [_SORT_CODES[sort]]
-    if sort is QueueSort.SEVERITY:
-        parts.append(str(ticket.priority))
-    parts += [str(micros), str(ticket.id)]
-    return base64.urlsafe_b64encode(":".join(parts).encode()).decode().rstrip("=")
-
-
-_PRIORITIES = frozenset(SEVERITY_PRIORITY.values())
+    """The cursor of the page after ``ticket``: urlsafe text."""
+    code = _SORT_CODES[sort]
+    if sort is QueueSort.DUE and ticket.next_due_at is None:
+        code = _NOTHING_DUE_CODE
+    numbers = [_to_number(name, getattr(ticket, name)) for name in _CURSOR_FIELDS[sort, code]]
+    text = ":".join([code, *map(str, numbers)])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(text: str, sort: QueueSort) -> Cursor:
@@ -115,16 +161,15 @@ def decode_cursor(text: str, sort: QueueSort) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
         code, *numbers = raw.split(":")
-        if code != _SORT_CODES[sort] or not all(part.isdigit() for part in numbers):
+        names = _CURSOR_FIELDS.get((sort, code))
+        if names is None or len(numbers) != len(names):
             raise InvalidCursor(text)
-        values = [int(part) for part in numbers]
-        priority = values.pop(0) if sort is QueueSort.SEVERITY and len(values) == 3 else None
-        if len(values) != 2 or (sort is QueueSort.SEVERITY and priority is None):
+        if not all(part.isdigit() for part in numbers):
             raise InvalidCursor(text)
-        micros, ticket_id = values
-        if ticket_id > MAX_DATABASE_ID or (priority is not None and priority not in _PRIORITIES):
-            raise InvalidCursor(text)
-        return Cursor(sort, _EPOCH + micros * _MICROSECOND, ticket_id, priority)
+        values = {
+            name: _from_number(name, int(part)) for name, part in zip(names, numbers, strict=True)
+        }
+        return Cursor(sort=sort, **{"created_at": None, **values})
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as error:
         raise InvalidCursor(text) from error
 
@@ -140,7 +185,15 @@ def _scoped(query: sa.Select, visible_team_ids: set[int] | None) -> sa.Select:
     return query.where(Ticket.team_id.in_(sorted(visible_team_ids)))
 
 
-def _filtered(filters: QueueFilters, visible_team_ids: set[int] | None) -> sa.Select:
+def _filtered(
+    filters: QueueFilters,
+    visible_team_ids: set[int] | None,
+    now: datetime,
+    *,
+    deadline_running: bool = False,
+) -> sa.Select:
+    """The view's tickets, unordered; ``deadline_running``: the caller keeps only those whose
+    deadline runs."""
     query = _scoped(sa.select(Ticket), visible_team_ids)
     if visible_team_ids is not None and filters.team_id not in (None, *visible_team_ids):
         # Another team's queue: nothing, without asking the database.
@@ -149,7 +202,14 @@ def _filtered(filters: QueueFilters, visible_team_ids: set[int] | None) -> sa.Se
         # A reference names one ticket: found by its unique index whatever the other filters
         # say (a closed case is still found), but never outside the viewer's teams.
         return query.where(Ticket.reference == filters.reference)
-    if filters.statuses is not None:
+    # A running deadline implies a timed status (recompute_deadlines clears it on any other),
+    # so where only those are kept, a status condition that admits every timed status is left
+    # out: PostgreSQL would take the two for independent, expect next to no rows, and read and
+    # sort them all rather than walk the deadlines.
+    running_only = deadline_running or filters.sla_state is not None
+    if filters.statuses is not None and not (
+        running_only and filters.statuses >= sla.TIMED_STATUSES
+    ):
         statuses = sorted(filters.statuses)
         if len(statuses) == 1:
             query = query.where(Ticket.status == statuses[0])
@@ -170,6 +230,8 @@ def _filtered(filters: QueueFilters, visible_team_ids: set[int] | None) -> sa.Se
             query = query.where(column == value)
     if filters.unassigned:
         query = query.where(Ticket.assignee_id.is_(None))
+    if filters.sla_state is not None:
+        query = query.where(sla.in_state(filters.sla_state, now))
     if filters.text:
         # No index can answer a substring. SQLite walks the tickets in the view's order
         # (through the order's index) and stops as soon as a page has matched; PostgreSQL,
@@ -185,62 +247,145 @@ def _filtered(filters: QueueFilters, visible_team_ids: set[int] | None) -> sa.Se
     return query
 
 
+def _position(after: Cursor, *columns) -> sa.Tuple:
+    """The cursor's values for ``columns``, typed as the columns are."""
+    return sa.tuple_(*(sa.literal(getattr(after, column.key), column.type) for column in columns))
+
+
 def _ordered(query: sa.Select, sort: QueueSort, after: Cursor | None) -> sa.Select:
     # Row-value comparisons: both databases turn them into an index range that starts right
     # after the cursor (SQLite since 3.15), where an OR of column comparisons would not.
     if sort is QueueSort.SEVERITY:
-        query = query.order_by(Ticket.priority.desc(), Ticket.created_at.desc(), Ticket.id.desc())
-        if after is not None:
-            query = query.where(
-                sa.tuple_(Ticket.priority, Ticket.created_at, Ticket.id)
-                < sa.tuple_(
-                    sa.literal(after.priority, Ticket.priority.type),
-                    sa.literal(after.created_at, Ticket.created_at.type),
-                    sa.literal(after.id, Ticket.id.type),
-                )
-            )
-        return query
-    key = sa.tuple_(Ticket.created_at, Ticket.id)
-    if after is not None:
-        position = sa.tuple_(
-            sa.literal(after.created_at, Ticket.created_at.type),
-            sa.literal(after.id, Ticket.id.type),
-        )
+        key = (Ticket.priority, Ticket.created_at, Ticket.id)
+        query = query.order_by(*(column.desc() for column in key))
+        return query if after is None else query.where(sa.tuple_(*key) < _position(after, *key))
+    key = (Ticket.created_at, Ticket.id)
     if sort is QueueSort.OLDEST:
-        query = query.order_by(Ticket.created_at.asc(), Ticket.id.asc())
-        return query if after is None else query.where(key > position)
-    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
-    return query if after is None else query.where(key < position)
+        query = query.order_by(*key)
+        return query if after is None else query.where(sa.tuple_(*key) > _position(after, *key))
+    query = query.order_by(*(column.desc() for column in key))
+    return query if after is None else query.where(sa.tuple_(*key) < _position(after, *key))
 
 
-def page_query(
+# "Next due first" is the reports whose deadline runs, soonest first, then those with none. The
+# first condition is the WHERE of ix_tickets_queue_due and ix_tickets_queue_team_due, repeated
+# exactly so that both databases can use them.
+DEADLINE_RUNNING = Ticket.next_due_at.is_not(None)
+NOTHING_DUE = Ticket.next_due_at.is_(None)
+# The reports with no deadline running come one status at a time, in this order: those waiting
+# for the reporter first (in the default view, the only ones once deadlines are computed).
+NOTHING_DUE_STATUSES = (
+    Status.AWAITING_REPORTER,
+    *(status for status in Status if status is not Status.AWAITING_REPORTER),
+)
+
+
+def _by_deadline(query: sa.Select, after: Cursor | None) -> sa.Select:
+    """The reports with a running deadline, soonest first (the id breaks ties)."""
+    key = (Ticket.next_due_at, Ticket.id)
+    query = query.where(DEADLINE_RUNNING).order_by(*key)
+    return query if after is None else query.where(sa.tuple_(*key) > _position(after, *key))
+
+
+def _nothing_due(query: sa.Select, after: Cursor | None) -> sa.Select:
+    """The reports of one status with no running deadline, oldest first: a range of
+    ``ix_tickets_queue_status``, which ends in the date."""
+    key = (Ticket.created_at, Ticket.id)
+    query = query.where(NOTHING_DUE).order_by(*key)
+    return query if after is None else query.where(sa.tuple_(*key) > _position(after, *key))
+
+
+def _due_walks(
+    filters: QueueFilters, visible_team_ids: set[int] | None, now: datetime, after: Cursor | None
+) -> list[sa.Select]:
+    """Next due first, from ``after``: the running deadlines, then each status's reports with
+    none.
+
+    Several walks, because no single ORDER BY is an index order for it on both databases:
+    PostgreSQL sorts NULL last and SQLite first, ordering by "is NULL" sorts the whole view,
+    and a list of statuses is one index range only one status at a time (the default view's
+    open statuses would otherwise walk the closed history that lies between them).
+    """
+    walks = []
+    if after is None or after.next_due_at is not None:
+        running = _filtered(filters, visible_team_ids, now, deadline_running=True)
+        walks.append(_by_deadline(running, after))
+        after = None
+    if filters.sla_state is not None:
+        return walks  # a service level exists only while a deadline runs
+    statuses = [
+        status
+        for status in NOTHING_DUE_STATUSES
+        if filters.statuses is None or status in filters.statuses
+    ]
+    if after is not None:
+        # The page ended among this status's reports: the walk resumes there.
+        statuses = statuses[statuses.index(after.status) :] if after.status in statuses else []
+    for status in statuses:
+        one_status = replace(filters, statuses=frozenset({status}))
+        resume = after if after is not None and status is after.status else None
+        walks.append(_nothing_due(_filtered(one_status, visible_team_ids, now), resume))
+    return walks
+
+
+def _service_level(now: datetime) -> sa.ColumnElement:
+    """Each row's ``SlaState`` value at ``now`` (NULL when no deadline runs): the very
+    conditions the service-level filter uses, so that a row's tag always agrees with it."""
+    return sa.case(*((sla.in_state(state, now), state.value) for state in SlaState))
+
+
+def page_queries(
     filters: QueueFilters,
     *,
-    sort: QueueSort = QueueSort.NEWEST,
+    sort: QueueSort = QueueSort.DUE,
     visible_team_ids: set[int] | None,
+    now: datetime,
     after: Cursor | None = None,
     page_size: int = PAGE_SIZE,
-) -> sa.Select:
-    """One page of the view, plus one row that tells whether another page follows; each
-    ticket's team and assignee are loaded by a second query (by primary key). ``after`` is a
-    cursor decoded for ``sort``."""
-    query = _ordered(_filtered(filters, visible_team_ids), sort, after).limit(page_size + 1)
-    return query.options(selectinload(Ticket.team), selectinload(Ticket.assignee))
+) -> list[sa.Select]:
+    """The statements that read one page, in the page's order, each limited to one page plus
+    one row (which tells whether another page follows): the page is their rows, one statement
+    after the other, until it is full. Each row is a ticket and its service level at ``now``;
+    each ticket's team and assignee are loaded by a second query (by primary key). ``after``
+    is a cursor decoded for ``sort``.
+
+    Every order is one statement but "next due first", which is several index walks one after
+    the other (see ``_due_walks``), most of them needed only once the first has run out.
+    """
+    if sort is QueueSort.DUE and filters.reference is None:
+        statements = _due_walks(filters, visible_team_ids, now, after)
+    else:
+        # A searched reference is one report: any order will do.
+        query = _filtered(filters, visible_team_ids, now)
+        statements = [query if sort is QueueSort.DUE else _ordered(query, sort, after)]
+    return [
+        statement.add_columns(_service_level(now))
+        .limit(page_size + 1)
+        .options(selectinload(Ticket.team), selectinload(Ticket.assignee))
+        for statement in statements
+    ]
 
 
 def count_query(
-    filters: QueueFilters, *, visible_team_ids: set[int] | None, cap: int = COUNT_CAP
+    filters: QueueFilters,
+    *,
+    visible_team_ids: set[int] | None,
+    now: datetime,
+    cap: int = COUNT_CAP,
 ) -> sa.Select:
     """How many tickets the view holds, counting no further than ``cap`` + 1.
 
     The tickets are counted newest first, whatever the view's order: the count then walks an
     index that follows the table's physical order and stops after ``cap`` + 1, where an
-    unordered LIMIT (or the severity order) lets PostgreSQL choose to read the whole table.
+    unordered LIMIT (or the severity order) lets PostgreSQL choose to read the whole table. A
+    view of one service level is counted along its deadlines instead: its tickets are one
+    range of ``ix_tickets_queue_due``, where the newest-first walk would pass every closed one.
     """
+    order = Ticket.next_due_at if filters.sla_state is not None else Ticket.created_at.desc()
     matching = (
-        _filtered(filters, visible_team_ids)
+        _filtered(filters, visible_team_ids, now)
         .with_only_columns(Ticket.id)
-        .order_by(Ticket.created_at.desc())
+        .order_by(order)
         .limit(cap + 1)
         .subquery()
     )
@@ -254,6 +399,8 @@ class QueuePage:
     # Tickets in the whole view, at most COUNT_CAP; None when not counted (a text search).
     total: int | None
     total_capped: bool = False
+    # Each ticket's service level (by id) when the page was read; none while no deadline runs.
+    sla_states: dict[int, SlaState] = field(default_factory=dict)
 
 
 def load_page(
@@ -261,26 +408,38 @@ def load_page(
     *,
     sort: QueueSort,
     visible_team_ids: set[int] | None,
+    now: datetime,
     after: Cursor | None = None,
     page_size: int = PAGE_SIZE,
 ) -> QueuePage:
-    """A page of the queue with its team and assignee loaded, the next page's cursor and the
-    view's capped count. Reads only."""
-    query = page_query(
-        filters, sort=sort, visible_team_ids=visible_team_ids, after=after, page_size=page_size
-    )
-    rows = list(db.session.scalars(query))
-    next_cursor = encode_cursor(rows[page_size - 1], sort) if len(rows) > page_size else None
+    """A page of the queue with its team and assignee loaded, each ticket's service level at
+    ``now``, the next page's cursor and the view's capped count. Reads only."""
+    rows = []
+    for statement in page_queries(
+        filters,
+        sort=sort,
+        visible_team_ids=visible_team_ids,
+        now=now,
+        after=after,
+        page_size=page_size,
+    ):
+        if len(rows) > page_size:
+            break
+        # A later statement reads only the rows the page still lacks.
+        rows += db.session.execute(statement.limit(page_size + 1 - len(rows))).all()
+    tickets = [ticket for ticket, _state in rows]
+    next_cursor = encode_cursor(tickets[page_size - 1], sort) if len(rows) > page_size else None
     total = None
     if not filters.text:
         # A text search is not counted: counting would read every ticket in the view.
-        total = db.session.scalar(count_query(filters, visible_team_ids=visible_team_ids))
+        total = db.session.scalar(count_query(filters, visible_team_ids=visible_team_ids, now=now))
     capped = total is not None and total > COUNT_CAP
     return QueuePage(
-        tickets=rows[:page_size],
+        tickets=tickets[:page_size],
         next_cursor=next_cursor,
         total=min(total, COUNT_CAP) if total is not None else None,
         total_capped=capped,
+        sla_states={ticket.id: SlaState(state) for ticket, state in rows[:page_size] if state},
     )
 
 

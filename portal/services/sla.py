@@ -33,6 +33,7 @@ from portal.models import (
     Severity,
     SlaEscalation,
     SlaPolicy,
+    SlaState,
     StaffRole,
     StaffUser,
     Status,
@@ -78,6 +79,8 @@ class Span:
         """As working time on ``calendar``: hours as they are, business days as days' work."""
         if self.unit is DurationUnit.BUSINESS_DAYS:
             return self.amount * calendar.business_day
+        if self.unit is DurationUnit.MINUTES:
+            return timedelta(minutes=self.amount)
         return timedelta(hours=self.amount)
 
 
@@ -152,9 +155,16 @@ def published_terms(severity: Severity) -> Terms:
 
 
 def describe(span: Span, *, business_hours: bool) -> str:
-    """A span in words, in the viewer's language: "1 hour", "8 working hours", "2 working days"."""
+    """A span in words, in the viewer's language: "1 hour", "8 working hours", "2 working days",
+    "30 minutes"."""
     if span.unit is DurationUnit.BUSINESS_DAYS:
-        return ngettext("%(num)d working day", "%(num)d working days", span.amount)
+        if business_hours:
+            return ngettext("%(num)d working day", "%(num)d working days", span.amount)
+        return ngettext("%(num)d day", "%(num)d days", span.amount)  # round the clock: 24 hours
+    if span.unit is DurationUnit.MINUTES:
+        if business_hours:
+            return ngettext("%(num)d working minute", "%(num)d working minutes", span.amount)
+        return ngettext("%(num)d minute", "%(num)d minutes", span.amount)
     if business_hours:
         return ngettext("%(num)d working hour", "%(num)d working hours", span.amount)
     return ngettext("%(num)d hour", "%(num)d hours", span.amount)
@@ -201,14 +211,17 @@ def recompute_deadlines(ticket: Ticket) -> None:
     spent stopped while the ticket awaited the reporter.
     """
     if ticket.status not in TIMED_STATUSES:
-        ticket.next_due_at = ticket.next_escalation_at = None
+        ticket.next_due_at = ticket.at_risk_at = ticket.next_escalation_at = None
         return
     terms, calendar = calendar_for(ticket)
     # `or 0`: a ticket not yet flushed has no column defaults yet.
     paused = timedelta(seconds=ticket.sla_paused_seconds or 0)
-    ticket.first_response_due_at = add_working_time(
-        ticket.created_at, terms.first_response.on(calendar) + paused, calendar
-    )
+    if ticket.first_response_at is None or ticket.first_response_due_at is None:
+        # Once met, the first response's deadline is history: later pauses must not move it
+        # (a late answer would then count as on time).
+        ticket.first_response_due_at = add_working_time(
+            ticket.created_at, terms.first_response.on(calendar) + paused, calendar
+        )
     ticket.resolve_due_at = add_working_time(
         ticket.created_at, terms.resolution.on(calendar) + paused, calendar
     )
@@ -220,6 +233,10 @@ def recompute_deadlines(ticket: Ticket) -> None:
     else:
         ticket.next_update_due_at = None
     ticket.next_due_at = None if ticket.sla_paused_at is not None else earliest_running(ticket)
+    ticket.at_risk_at = min(
+        (warning_time(start, due, calendar) for _timer, start, due in running_timers(ticket)),
+        default=None,
+    )
     schedule_escalations(ticket, calendar)
 
 
@@ -273,6 +290,22 @@ def status_changed(ticket: Ticket, before: Status, *, now: datetime) -> None:
     recompute_deadlines(ticket)
 
 
+def in_state(state: SlaState, now: datetime) -> sa.ColumnElement[bool]:
+    """The tickets whose running timers are in ``state`` at ``now``, as a condition on the
+    ticket's columns (tickets whose clocks stand still, or have stopped, are in none).
+
+    A ticket not recomputed since ``at_risk_at`` was added (before ``flask sla recompute``) has
+    none, and counts as on time until its deadline.
+    """
+    if state is SlaState.BREACHED:
+        return Ticket.next_due_at <= now
+    if state is SlaState.AT_RISK:
+        return sa.and_(Ticket.next_due_at > now, Ticket.at_risk_at <= now)
+    return sa.and_(
+        Ticket.next_due_at > now, sa.or_(Ticket.at_risk_at.is_(None), Ticket.at_risk_at > now)
+    )
+
+
 # -- the sweep: warnings before a deadline, escalation after it ----------------------------------
 
 # The sweep's condition, the same as the partial index ix_tickets_escalation_due's.
@@ -304,10 +337,17 @@ def running_timers(ticket: Ticket) -> list[tuple[Timer, datetime, datetime]]:
     return timers
 
 
+def warning_time(start: datetime, deadline: datetime, calendar: Calendar) -> datetime:
+    """When a timer from ``start`` to ``deadline`` becomes at risk: WARNING_SHARE of its
+    working time."""
+    length = working_time_between(start, deadline, calendar)
+    return add_working_time(start, length * WARNING_SHARE, calendar)
+
+
 def step_times(start: datetime, deadline: datetime, calendar: Calendar):
     """When each step falls due for a timer from ``start`` to ``deadline``, on its calendar."""
     length = working_time_between(start, deadline, calendar)
-    yield EscalationLevel.WARNING, add_working_time(start, length * WARNING_SHARE, calendar)
+    yield EscalationLevel.WARNING, warning_time(start, deadline, calendar)
     yield EscalationLevel.BREACH, deadline
     yield EscalationLevel.ADMINS, add_working_time(deadline, length * ADMINS_SHARE, calendar)
 

@@ -3,7 +3,10 @@
 from datetime import timedelta
 
 import sqlalchemy as sa
+from babel.lists import format_list
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 from portal.clock import utcnow
 from portal.config import SUPPORTED_LOCALES
@@ -51,11 +54,12 @@ def health():
     """For monitoring, as JSON: whether the database answers, and the clock's age.
 
     200 while the database answers, 503 when it does not. ``clock_age_seconds`` is the time
-    since the clock process (``flask scheduler run``) last finished a job (null: never), and
-    the status says "clock silent" past ``PORTAL_CLOCK_SILENT_AFTER_SECONDS``; that alone is
-    still 200, because the web server works without the clock and a load balancer must not take
-    it out of service for it. ``/healthz?require=clock`` answers 503 then, for the monitor that
-    watches the clock.
+    since a job of the clock process (``flask scheduler run``) last succeeded (null: never), and
+    the status says "clock silent" past ``PORTAL_CLOCK_SILENT_AFTER_SECONDS``; "clock failing"
+    while the last run of a job failed (``failing_jobs`` names them). Either alone is still 200,
+    because the web server works without the clock and a load balancer must not take it out of
+    service for it. ``/healthz?require=clock`` answers 503 then, for the monitor that watches
+    the clock.
     """
     try:
         db.session.execute(sa.text("SELECT 1"))
@@ -64,12 +68,14 @@ def health():
         db.session.rollback()
         body = {"status": "database unavailable", "database": "unavailable"}
         return body, 503, NOT_CACHED
+    status = "clock silent" if clock.silent else "clock failing" if clock.failing else "ok"
     body = {
-        "status": "clock silent" if clock.silent else "ok",
+        "status": status,
         "database": "ok",
         "clock_age_seconds": None if clock.age is None else int(clock.age.total_seconds()),
+        "failing_jobs": list(clock.failing),
     }
-    unhealthy = clock.silent and request.args.get("require") == "clock"
+    unhealthy = status != "ok" and request.args.get("require") == "clock"
     return body, 503 if unhealthy else 200, NOT_CACHED
 
 
@@ -83,5 +89,14 @@ def current_clock_state() -> ClockState:
 
 def clock_status() -> dict:
     """Context processor: ``clock_state()`` for the staff pages' warning, queried only when a
-    template calls it."""
-    return {"clock_state": current_clock_state}
+    template calls it, and ``clock_job_labels()`` to name failing jobs in the viewer's words."""
+    return {"clock_state": current_clock_state, "clock_job_labels": clock_job_labels}
+
+
+def clock_job_labels(names) -> str:
+    """The clock's jobs in words, as a list in the viewer's language ("a, b and c")."""
+    labels = [str(CLOCK_JOB_LABELS.get(name, name)) for name in names]
+    return format_list(labels, locale=get_locale())
+
+
+CLOCK_JOB_LABELS = {"sla_sweep": _l("checking deadlines"), "outbox": _l("sending e-mail")}

@@ -25,7 +25,7 @@ from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
 from portal.forms.staff import AuditFilterForm, BulkActionForm, QueueFilterForm
 from portal.i18n import LANGUAGE_NAMES
-from portal.models import AuditEntry, Severity, TicketKind
+from portal.models import AuditEntry, Severity, SlaState, TicketKind
 from portal.models.types import MAX_DATABASE_ID
 from portal.security import is_safe_redirect_target, never_cache
 from portal.services import queue as queue_service
@@ -79,6 +79,8 @@ def queue():
         "active_filters": form.active_filters,
         "kind_words": KIND_WORDS,
         "severity_words": SEVERITY_WORDS,
+        # The service levels a row is tagged with (no tag: on time, or nothing due).
+        "tagged_states": (SlaState.AT_RISK, SlaState.BREACHED),
         # The case page may not be there yet (or not for this viewer): references are then text.
         "case_pages": "cases.show" in current_app.view_functions and may_visit("cases.show"),
     }
@@ -92,10 +94,13 @@ def queue():
         except queue_service.InvalidCursor:
             context["cursor_refused"] = True
     filters = form.to_filters(current_user.id)
-    page = queue_service.load_page(filters, sort=sort, visible_team_ids=visible, after=after)
+    # One moment for the whole page: the service-level filter, the count and the rows' tags.
+    now = utcnow()
+    page = queue_service.load_page(
+        filters, sort=sort, visible_team_ids=visible, now=now, after=after
+    )
     context.update(
         page=page,
-        now=utcnow(),  # which deadlines have passed
         searched_reference=filters.reference,
         is_first_page=after is None,
         count_message=_count_message(page),
@@ -117,6 +122,9 @@ SEVERITY_WORDS = {
 }
 
 SORT_CAPTIONS = {
+    QueueSort.DUE: _l(
+        "Reports, next due first, then those waiting for the reporter or with nothing due"
+    ),
     QueueSort.NEWEST: _l("Reports, newest first"),
     QueueSort.OLDEST: _l("Reports, oldest first"),
     QueueSort.SEVERITY: _l("Reports, most severe first, then newest first"),
@@ -134,7 +142,7 @@ def _view_links(
 
     newest_or_oldest = QueueSort.NEWEST if sort is QueueSort.OLDEST else QueueSort.OLDEST
     return {
-        "caption": SORT_CAPTIONS[sort or QueueSort.NEWEST],
+        "caption": SORT_CAPTIONS[sort or QueueSort.DUE],
         "first_page_url": view_url(),
         "next_page_url": view_url(after=page.next_cursor) if page and page.next_cursor else None,
         "received_sort": {
@@ -149,6 +157,8 @@ def _view_links(
         ),
         "severity_sort": "descending" if sort is QueueSort.SEVERITY else None,
         "severity_url": None if sort is QueueSort.SEVERITY else view_url(sort="severity"),
+        "due_sort": "ascending" if sort is QueueSort.DUE else None,
+        "due_url": None if sort is QueueSort.DUE else view_url(sort=QueueSort.DUE.value),
     }
 
 
