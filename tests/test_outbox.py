@@ -1,14 +1,17 @@
-"""E-mail leaves through the outbox: delivered over real SMTP, retried with back-off when the
-server is down, never lost, never sent twice by two senders at once, never given a header that
-someone typed, and stripped of secret links once delivered."""
+"""E-mail leaves through the outbox: delivered over real SMTP as plain text and HTML in the
+reader's language, retried with back-off when the server is down, never lost, never sent twice by
+two senders at once (nor again after a sender dies with its results recorded), never given a
+header that someone typed, and stripped of secret links once delivered."""
 
 import contextlib
+import logging
 import socket
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -38,7 +41,55 @@ class ReceivedMail:
 
     @property
     def body(self) -> str:
-        return self.message.get_content()
+        """The plain text part, with its line ends as a mail program shows them."""
+        return self.message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+
+    @property
+    def html(self) -> "HtmlPart":
+        part = self.message.get_body(preferencelist=("html",)).get_content()
+        return HtmlPart(part.replace("\r\n", "\n"))
+
+
+class HtmlPart(HTMLParser):
+    """What a mail program shows of an HTML part: its language, paragraphs and links."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+        self.html_attributes: dict[str, str | None] = {}
+        self.paragraphs: list[str] = []  # their text, a line break as "\n"
+        self.links: list[tuple[str | None, str]] = []  # (href, text)
+        self.tags: set[str] = set()
+        self._paragraph: list[str] | None = None
+        self._link: tuple[str | None, list[str]] | None = None
+        self.feed(source)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        if tag == "html":
+            self.html_attributes = dict(attrs)
+        elif tag == "p":
+            self._paragraph = []
+        elif tag == "br" and self._paragraph is not None:
+            self._paragraph.append("\n")
+        elif tag == "a":
+            self._link = (dict(attrs).get("href"), [])
+
+    def handle_endtag(self, tag):
+        if tag == "p" and self._paragraph is not None:
+            self.paragraphs.append("".join(self._paragraph))
+            self._paragraph = None
+        elif tag == "a" and self._link is not None:
+            href, text = self._link
+            self.links.append((href, "".join(text)))
+            self._link = None
+
+    def handle_data(self, data):
+        if self._paragraph is not None:
+            self._paragraph.append(data.replace("\n", ""))  # source layout, not a line break
+        if self._link is not None:
+            self._link[1].append(data)
 
 
 class Mailbox:
@@ -60,9 +111,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server(port: int):
+def smtp_server(port: int, mailbox: Mailbox | None = None):
     """A real SMTP server on 127.0.0.1:``port`` for the duration of the block."""
-    mailbox = Mailbox()
+    mailbox = mailbox or Mailbox()
     controller = Controller(
         mailbox, hostname="127.0.0.1", port=port, server_hostname="smtp.redress.test"
     )
@@ -242,6 +293,73 @@ def test_a_french_reporter_gets_the_email_in_french(app, mail_server):
     assert token in mail.body
 
 
+# -- plain text and HTML -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("locale", "direction"), [("fr", "ltr"), ("ar", "rtl")])
+def test_an_email_comes_as_plain_text_and_html_in_the_readers_language(
+    app, mail_server, locale, direction
+):
+    _reference, token = queue_confirmation(app, locale=locale, timezone="Europe/Paris")
+
+    deliver(app, utcnow())
+
+    [mail] = mail_server.received
+    assert mail.message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in mail.message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert mail.message["Content-Language"] == locale
+    html = mail.html
+    assert html.html_attributes == {"lang": locale, "dir": direction}
+    # The same paragraphs and line breaks as the plain text, and the link can be clicked.
+    text_paragraphs = [paragraph.strip() for paragraph in mail.body.strip().split("\n\n")]
+    assert html.paragraphs == text_paragraphs
+    tracking_url = f"https://redress.test/reports/track/{token}"
+    assert (tracking_url, tracking_url) in html.links
+    assert {"img", "link", "script", "style", "iframe"}.isdisjoint(html.tags)
+
+
+def test_what_a_person_typed_arrives_escaped_in_the_html_part(app, mail_server):
+    typed = (
+        "Hello <script>alert('x')</script> & <b>bye</b>\n"
+        "See https://example.org/help?a=1&b=2\n\n"
+        'Second paragraph <img src="https://tracker.example/pixel.gif">'
+    )
+    with app.app_context():
+        queue_email(
+            to=EMAIL,
+            template="reply",
+            locale="en",
+            now=utcnow(),
+            reference="RP-1",
+            text=typed,
+            lost_link_url="https://redress.test/reports/lost-link",
+        )
+        db.session.commit()
+
+    deliver(app, utcnow())
+
+    [mail] = mail_server.received
+    assert typed in mail.body
+    html = mail.html
+    assert "&lt;script&gt;" in html.source
+    assert {"script", "b", "img"}.isdisjoint(html.tags)
+    first, second = typed.split("\n\n")
+    assert first in html.paragraphs
+    assert second in html.paragraphs
+    assert ("https://example.org/help?a=1&b=2", "https://example.org/help?a=1&b=2") in html.links
+
+
+def test_a_scrubbed_body_is_never_sent(app, mail_server):
+    add_messages(app, 1, body=SCRUBBED_BODY, carries_secret=True)
+
+    report = deliver(app, utcnow())
+
+    assert (report.sent, report.deferred, report.failed) == (0, 0, 1)
+    assert mail_server.received == []
+    assert the_message(app).status is OutboxStatus.FAILED
+
+
 # -- several senders at once ---------------------------------------------------------------------
 
 
@@ -353,16 +471,15 @@ def test_a_sender_skips_messages_another_sender_is_claiming_without_waiting(
 def test_a_message_claimed_by_a_sender_that_died_is_sent_once_its_lease_runs_out(app, smtp_port):
     start = utcnow()
     [message_id] = add_messages(app, 1, now=start)
-    # A sender claims the message, then dies before recording anything (the server is down
-    # too, but its failure is never committed).
+    # A sender claimed the message, then died in the middle of its SMTP conversation: its lease
+    # is all it left behind.
     with app.app_context():
-        deliver_due(SmtpSettings.from_config(app.config), now=start)
-        db.session.rollback()
-
-    claimed = the_message(app)
-    assert claimed.claimed_by is not None
-    assert claimed.claimed_until == start + CLAIM_LEASE
-    assert claimed.attempts == 0
+        db.session.execute(
+            sa.update(OutboxMessage).values(
+                claimed_by="a sender that died", claimed_until=start + CLAIM_LEASE
+            )
+        )
+        db.session.commit()
 
     with smtp_server(smtp_port) as mailbox:
         while_held = deliver(app, start + CLAIM_LEASE - timedelta(seconds=1))
@@ -394,6 +511,124 @@ def test_a_sender_whose_lease_is_nearly_over_sends_nothing_more_and_hands_the_re
         (OutboxStatus.PENDING, 0, None)
     }
     assert deliver(app, utcnow()).sent == 2
+
+
+# -- results recorded one by one, by the claim holder --------------------------------------------
+
+
+def outbox_rows(app) -> dict[str, tuple[OutboxStatus, object]]:
+    """Each message's status and claim expiry, by subject, as committed in the database."""
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(OutboxMessage.subject, OutboxMessage.status, OutboxMessage.claimed_until)
+        )
+        return {subject: (status, claimed_until) for subject, status, claimed_until in rows}
+
+
+class ServerThatHangsUp(Mailbox):
+    """Accepts ``accepted`` messages; at the next one it notes what the database holds and
+    answers that it is closing down (the client hangs up: the rest cannot be sent)."""
+
+    def __init__(self, app, accepted: int):
+        super().__init__()
+        self.app = app
+        self.accepted = accepted
+        self.database_while_sending = None
+
+    async def handle_DATA(self, server, session, envelope):
+        if len(self.received) < self.accepted:
+            return await super().handle_DATA(server, session, envelope)
+        self.database_while_sending = outbox_rows(self.app)
+        return "421 Closing down"
+
+
+def test_results_already_recorded_survive_a_sender_that_dies_before_its_caller_commits(
+    app, smtp_port
+):
+    start = utcnow()
+    add_messages(app, 5, now=start)
+    hangs_up = ServerThatHangsUp(app, accepted=2)
+
+    with smtp_server(smtp_port, hangs_up), app.app_context():
+        report = deliver_due(SmtpSettings.from_config(app.config), now=start)
+        db.session.rollback()  # the caller dies before committing
+
+    assert (report.sent, report.deferred, report.failed) == (2, 3, 0)
+    assert received_subjects(hangs_up) == ["Message 0", "Message 1"]
+    # While the third message was being sent, the first two were already recorded.
+    claimed = (OutboxStatus.PENDING, start + CLAIM_LEASE)
+    assert hangs_up.database_while_sending == {
+        "Message 0": (OutboxStatus.SENT, None),
+        "Message 1": (OutboxStatus.SENT, None),
+        "Message 2": claimed,
+        "Message 3": claimed,
+        "Message 4": claimed,
+    }
+    assert outbox_rows(app)["Message 0"] == (OutboxStatus.SENT, None)
+
+    # However late the next sender comes, it sends what was not delivered, and only that.
+    with smtp_server(smtp_port) as mailbox:
+        later = deliver(app, start + CLAIM_LEASE)
+
+    assert later.sent == 3
+    assert received_subjects(mailbox) == ["Message 2", "Message 3", "Message 4"]
+
+
+class ServerWhileAnotherSenderTakesOver(Mailbox):
+    """While the first message is being sent, another sender takes it over (as if this sender's
+    lease had run out meanwhile)."""
+
+    def __init__(self, app):
+        super().__init__()
+        self.app = app
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.received:
+            with self.app.app_context():
+                db.session.execute(
+                    sa.update(OutboxMessage)
+                    .where(OutboxMessage.subject == "Message 0")
+                    .values(claimed_by="another sender")
+                )
+                db.session.commit()
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_result_is_recorded_only_while_the_sender_still_holds_the_message(app, smtp_port, caplog):
+    first, second = add_messages(app, 2)
+    mailbox = ServerWhileAnotherSenderTakesOver(app)
+
+    with smtp_server(smtp_port, mailbox), caplog.at_level(logging.WARNING):
+        report = deliver(app, utcnow())
+
+    assert report.sent == 2
+    assert received_subjects(mailbox) == ["Message 0", "Message 1"]
+    with app.app_context():
+        taken_over = db.session.get(OutboxMessage, first)
+        assert (taken_over.status, taken_over.attempts, taken_over.claimed_by) == (
+            OutboxStatus.PENDING,
+            0,
+            "another sender",
+        )
+        assert db.session.get(OutboxMessage, second).status is OutboxStatus.SENT
+    [warning] = [record.getMessage() for record in caplog.records if "outbox" in record.name]
+    assert f"message {first} was taken over" in warning
+    assert "@" not in warning
+    assert "Message 0" not in warning
+
+
+def test_a_caller_that_held_a_message_reads_the_result_and_its_commit_keeps_it(app, mail_server):
+    [message_id] = add_messages(app, 1)
+
+    with app.app_context():
+        held = db.session.get(OutboxMessage, message_id)
+        assert held.status is OutboxStatus.PENDING
+        report = deliver_due(SmtpSettings.from_config(app.config), now=utcnow())
+        assert (report.sent, held.status, held.sent_at is not None) == (1, OutboxStatus.SENT, True)
+        db.session.commit()
+
+    assert the_message(app).status is OutboxStatus.SENT
+    assert len(mail_server.received) == 1
 
 
 # -- headers built safely ------------------------------------------------------------------------
