@@ -1,20 +1,36 @@
-"""Forms of the administration pages: staff accounts, teams, routing rules, saved replies.
+"""Forms of the administration pages: staff accounts, teams and their calendars, routing rules,
+saved replies and service-level policies.
 
 Choices that come from the database (teams, staff, models) are given by the view when it builds
 the form; each form only reads and checks what was sent, and the views hand the values to a
 service (never ``populate_obj``).
 """
 
+import re
+from datetime import time
+from functools import cache
+
+import holidays
+from babel.dates import get_day_names
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Regexp, ValidationError
 
 from portal.forms import MaxChars, MultiCheckboxField, PortalForm, any_or, enum_choices
-from portal.i18n import timezone_names, valid_timezone
-from portal.models import Category, Role, Severity, TicketKind
+from portal.i18n import current_locale_code, timezone_names, valid_timezone
+from portal.models import Category, DurationUnit, Role, Severity, Team, TicketKind
 from portal.models.casework import SAVED_REPLY_MAX_CHARS
+from portal.services.calendar import MIDNIGHT
 from portal.services.routing import DOWN, UP
 
 ACTIVE, DISABLED = "active", "disabled"
@@ -65,8 +81,29 @@ class EditStaffForm(StaffForm):
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
-class TeamForm(PortalForm):
-    """A team as an administrator edits it. ``members`` choices are set by the view."""
+class ZoneForm(PortalForm):
+    """A form with a team's time zone, offered from the zone database."""
+
+    timezone = SelectField(
+        _l("Time zone"),
+        description=_l("Where the team works: its working hours and dates are in this zone."),
+        validate_choice=False,  # checked against the zone database below
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "timezone" in self:  # not in the forms that leave it to the calendar page
+            self.timezone.choices = [SelectChoice(name, name) for name in timezone_names()]
+
+    def validate_timezone(self, field):
+        if valid_timezone(field.data) is None:
+            raise ValidationError(_("Choose a time zone from the list"))
+
+
+class TeamForm(ZoneForm):
+    """A team as an administrator creates it. ``members`` choices are set by the view. Once
+    the team exists, its time zone is changed with the rest of its calendar
+    (``TeamCalendarForm``), where a change moves its open reports' deadlines."""
 
     name = StringField(
         _l("Name"), validators=[DataRequired(_l("Enter the team's name")), MaxChars(200)]
@@ -83,23 +120,10 @@ class TeamForm(PortalForm):
             Regexp(SLUG_PATTERN, message=_l("Use only lower-case letters, digits and hyphens")),
         ],
     )
-    timezone = SelectField(
-        _l("Time zone"),
-        description=_l("Where the team works: its working hours and dates are in this zone."),
-        validate_choice=False,  # checked against the zone database below
-    )
     auto_assign = BooleanField(
         _l("Assign new reports automatically to the member with the fewest open reports")
     )
     members = MultiCheckboxField(_l("Members"), coerce=int)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = [SelectChoice(name, name) for name in timezone_names()]
-
-    def validate_timezone(self, field):
-        if valid_timezone(field.data) is None:
-            raise ValidationError(_("Choose a time zone from the list"))
 
 
 class NewTeamForm(TeamForm):
@@ -108,6 +132,7 @@ class NewTeamForm(TeamForm):
 
 class EditTeamForm(TeamForm):
     slug = None
+    timezone = None  # on the team's calendar page
 
 
 class TeamSettingsForm(TeamForm):
@@ -115,6 +140,7 @@ class TeamSettingsForm(TeamForm):
 
     name = None
     slug = None
+    timezone = None  # on the team's calendar page
     members = None
 
 
@@ -180,6 +206,275 @@ class SavedReplyForm(PortalForm):
         description=_l("Agents start from this text and adapt it to the report."),
         validators=[DataRequired(_l("Enter the reply")), MaxChars(SAVED_REPLY_MAX_CHARS)],
     )
+
+
+# -- service levels -----------------------------------------------------------------------------
+
+# What a policy applies to: a severity's value, or this.
+APPEALS = "appeals"
+BUSINESS_HOURS, ROUND_THE_CLOCK = "business_hours", "round_the_clock"
+MAX_AMOUNT = 999
+
+
+class WholeNumber:
+    """Empty (``DataRequired`` says whether that is allowed), or a whole number from 1 to
+    ``MAX_AMOUNT`` typed as digits: no sign, no decimals, no spaces inside."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, form, field):
+        text = (field.data or "").strip()
+        if text and not (text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= MAX_AMOUNT):
+            raise ValidationError(self.message)
+
+
+def applies_to_choices() -> list[SelectChoice]:
+    """The most serious first, as the policies page lists them, then appeals."""
+    return [
+        *(SelectChoice(severity.value, severity.label) for severity in reversed(Severity)),
+        SelectChoice(APPEALS, _l("Appeals")),
+    ]
+
+
+class SlaPolicyForm(PortalForm):
+    """A service-level policy: its scope, its calendar and its three timers. ``team`` choices
+    are set by the view; with ``require_team`` (owners) the policy must name one of them."""
+
+    applies_to = SelectField(
+        _l("Applies to"),
+        description=_l("Reports of this severity, or appeals against decisions."),
+        choices=applies_to_choices(),
+        validators=[InputRequired(_l("Choose what the policy applies to"))],
+    )
+    category = SelectField(_l("Kind of problem"), choices=any_or(enum_choices(Category)))
+    team = SelectField(_l("Team"), validate_choice=False)  # checked below, with a clear message
+    calendar = RadioField(
+        _l("When the timers run"),
+        description=_l(
+            "In business hours, an hour is a working hour and a business day is one day of the "
+            "team's working hours (8 hours from 09:00 to 17:00)."
+        ),
+        choices=[
+            SelectChoice(
+                BUSINESS_HOURS,
+                _l("In business hours: the working hours of the report's team, except holidays"),
+            ),
+            SelectChoice(ROUND_THE_CLOCK, _l("Round the clock: nights, weekends and holidays too")),
+        ],
+        validators=[InputRequired(_l("Choose when the timers run"))],
+    )
+    first_response_amount = StringField(
+        _l("Number"),
+        validators=[
+            DataRequired(_l("Enter the time to the first response")),
+            WholeNumber(_l("Enter the time to the first response as a whole number from 1 to 999")),
+        ],
+    )
+    first_response_unit = SelectField(_l("Counted in"), choices=enum_choices(DurationUnit))
+    next_update_amount = StringField(
+        _l("Number"),
+        description=_l("Leave empty for appeals that go straight to a decision."),
+        validators=[
+            WholeNumber(_l("Enter the time between updates as a whole number from 1 to 999"))
+        ],
+    )
+    next_update_unit = SelectField(_l("Counted in"), choices=enum_choices(DurationUnit))
+    resolution_amount = StringField(
+        _l("Number"),
+        validators=[
+            DataRequired(_l("Enter the time to the decision")),
+            WholeNumber(_l("Enter the time to the decision as a whole number from 1 to 999")),
+        ],
+    )
+    resolution_unit = SelectField(_l("Counted in"), choices=enum_choices(DurationUnit))
+
+    def __init__(self, *args, require_team: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.require_team = require_team
+        self.team.description = (
+            _("One of your teams. Only an administrator can set the terms for every team.")
+            if require_team
+            else _("“Any”: the policy holds for the reports of every team.")
+        )
+
+    def validate_team(self, field):
+        if not field.data and self.require_team:
+            raise ValidationError(
+                _(
+                    "Choose one of your teams. Only an administrator can set the terms for "
+                    "every team."
+                )
+            )
+        if (field.data or "") not in {str(choice.value) for choice in field.choices}:
+            raise ValidationError(_("Choose a team from the list"))
+
+    def validate_next_update_amount(self, field):
+        if not (field.data or "").strip() and self.applies_to.data != APPEALS:
+            raise ValidationError(
+                _("Enter the time between updates. Only appeals can go without updates.")
+            )
+
+
+# The team calendar's time fields: hours and minutes on a 24-hour clock, as <input type="time">
+# sends them ("9:00" typed by hand is fine too).
+CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+WEEKDAYS = range(7)  # 0 is Monday, as in the calendar and in Python
+
+
+def parse_clock_time(text: str | None) -> time | None:
+    match = CLOCK_TIME.match((text or "").strip())
+    return time(int(match[1]), int(match[2])) if match else None
+
+
+def weekday_names() -> list[str]:
+    """Monday to Sunday in the viewer's language, as a heading would show them."""
+    names = get_day_names("wide", context="stand-alone", locale=current_locale_code())
+    return [names[day] for day in WEEKDAYS]
+
+
+def day_span(ranges: list[tuple[time, time]]) -> tuple[time, time]:
+    """The first range's start and the latest end (an end at 00:00, midnight, is the latest)."""
+    ends = [end for _start, end in ranges]
+    return ranges[0][0], MIDNIGHT if MIDNIGHT in ends else max(ends)
+
+
+@cache
+def holiday_regions() -> dict[str, tuple[str, ...]]:
+    """Country code -> the codes of its regions with holidays of their own, for the countries
+    the holidays package knows; only codes that fit the team's column."""
+    width = Team.holidays_subdivision.type.length
+    return {
+        country: tuple(code for code in regions if len(code) <= width)
+        for country, regions in holidays.list_supported_countries(include_aliases=False).items()
+    }
+
+
+# Each weekday's answers, made before the holiday fields of TeamCalendarForm so that they come
+# first in the form's order, which the error summary follows.
+_WORKING_DAY_FIELDS = {
+    name: field
+    for day in WEEKDAYS
+    for name, field in (
+        (f"works_{day}", BooleanField(_l("Working day"))),
+        (f"start_{day}", StringField(_l("Starts at"))),
+        (f"end_{day}", StringField(_l("Ends at"), description=_l("For midnight, enter 00:00."))),
+    )
+}
+
+
+def _with_working_days(form_class: type[PortalForm]) -> type[PortalForm]:
+    """Add ``works_N``, ``start_N`` and ``end_N`` for each weekday N (0 = Monday)."""
+    for name, field in _WORKING_DAY_FIELDS.items():
+        setattr(form_class, name, field)
+    return form_class
+
+
+@_with_working_days
+class TeamCalendarForm(ZoneForm):
+    """A team's calendar: time zone, one working range on each working day, public holidays.
+    ``holidays_country`` choices are set by the view."""
+
+    holidays_country = SelectField(
+        _l("Country"),
+        description=_l("Business-hours timers stop on the public holidays of this country."),
+    )
+    holidays_subdivision = StringField(
+        _l("Region (optional)"),
+        description=_l(
+            "For regional holidays too: the region's code, such as BY (Bavaria) in Germany."
+        ),
+    )
+
+    def days(self) -> list[tuple[int, str, Field, Field, Field]]:
+        """(weekday, its name, "working day", start, end) for Monday to Sunday."""
+        names = weekday_names()
+        return [
+            (day, names[day], self[f"works_{day}"], self[f"start_{day}"], self[f"end_{day}"])
+            for day in WEEKDAYS
+        ]
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        working = [day for day in self.days() if day[2].data]
+        for _day, name, _works, start, end in working:
+            # Every day checked, so that one answer shows every mistake at once.
+            valid = self._check_hours(name, start, end) and valid
+        if not working:
+            self.works_0.errors.append(
+                _(
+                    "Choose at least one working day. Business-hours timers count working time "
+                    "only: without any, a report would never fall due."
+                )
+            )
+            valid = False
+        return valid
+
+    @staticmethod
+    def _check_hours(day: str, start: Field, end: Field) -> bool:
+        opens, closes = parse_clock_time(start.data), parse_clock_time(end.data)
+        if opens is None:
+            start.errors.append(
+                _("Enter when work starts on %(day)s, in hours and minutes such as 09:00", day=day)
+            )
+        if closes is None:
+            end.errors.append(
+                _("Enter when work ends on %(day)s, in hours and minutes such as 17:00", day=day)
+            )
+        if opens is not None and closes is not None and closes != MIDNIGHT and closes <= opens:
+            end.errors.append(
+                _("On %(day)s, work must end after it starts. For midnight, enter 00:00.", day=day)
+            )
+            return False
+        return opens is not None and closes is not None
+
+    def validate_holidays_subdivision(self, field):
+        code = (field.data or "").strip()
+        country = self.holidays_country.data
+        if not code:
+            return
+        if not country:
+            raise ValidationError(_("Choose the country first, or leave the region empty"))
+        country_name = dict(
+            (str(choice.value), choice.label) for choice in self.holidays_country.choices
+        ).get(country, country)
+        regions = holiday_regions().get(country, ())
+        if not regions:
+            raise ValidationError(
+                _(
+                    "%(country)s has no regions with holidays of their own: leave this empty",
+                    country=country_name,
+                )
+            )
+        known = {region.casefold(): region for region in regions}
+        if code.casefold() not in known:
+            raise ValidationError(
+                _(
+                    "“%(code)s” is not a region of %(country)s. Use one of: %(codes)s",
+                    code=code,
+                    country=country_name,
+                    codes=", ".join(regions),
+                )
+            )
+        field.data = known[code.casefold()]  # as the holidays package spells it
+
+    def working_hours(
+        self, stored: dict[int, list[tuple[time, time]]]
+    ) -> list[tuple[int, time, time]]:
+        """The week as answered. The form shows one range a day: a day stored with several
+        (a lunch break) shows from its first start to its last end, and keeps its ranges as
+        long as those two times are sent back unchanged."""
+        hours = []
+        for day, _name, works, start, end in self.days():
+            if not works.data:
+                continue
+            answered = parse_clock_time(start.data), parse_clock_time(end.data)
+            ranges = stored.get(day, [])
+            if len(ranges) > 1 and answered == day_span(ranges):
+                hours.extend((day, opens, closes) for opens, closes in ranges)
+            else:
+                hours.append((day, *answered))
+        return hours
 
 
 class MoveRuleForm(PortalForm):

@@ -1,5 +1,5 @@
 """Administration of the workspace: staff accounts with their teams and languages, teams, and
-teams' saved replies.
+teams' saved replies (service levels and team calendars: portal/services/sla_admin.py).
 
 Each function changes only what it is given, flushes, and returns what changed as
 :class:`Change` records (an audit action and a payload of ids and values, never names or
@@ -31,6 +31,7 @@ class AdminRefused(DomainError):
     EMAIL_TAKEN = "email_taken"
     SLUG_TAKEN = "slug_taken"
     TITLE_TAKEN = "title_taken"
+    SCOPE_TAKEN = "scope_taken"  # a service-level policy for exactly the same reports
     OWN_ADMIN_ROLE = "own_admin_role"  # an administrator removing their own administrator role
     OWN_ACCOUNT_DISABLED = "own_account_disabled"  # ... or disabling their own account
 
@@ -210,18 +211,17 @@ def create_team(
     )
 
 
-def _settings(team: Team, *, timezone: str, auto_assign: bool) -> dict:
+def _settings(team: Team, *, auto_assign: bool) -> dict:
     details = {}
-    if timezone != team.timezone:
-        team.timezone = details["timezone"] = timezone
     if auto_assign != team.auto_assign:
         team.auto_assign = details["auto_assign"] = auto_assign
     return details
 
 
-def update_team_settings(team: Team, *, timezone: str, auto_assign: bool) -> list[Change]:
-    """What a team's owners may change: its time zone and auto-assignment."""
-    details = _settings(team, timezone=timezone, auto_assign=auto_assign)
+def update_team_settings(team: Team, *, auto_assign: bool) -> list[Change]:
+    """What a team's owners may change here: its auto-assignment. (Its time zone is part of
+    its calendar: ``portal.services.sla_admin.set_team_calendar``.)"""
+    details = _settings(team, auto_assign=auto_assign)
     db.session.flush()
     return [Change("team.updated", details)] if details else []
 
@@ -230,16 +230,15 @@ def update_team(
     team: Team,
     *,
     name: str,
-    timezone: str,
     auto_assign: bool,
     member_ids: Iterable[int],
     now: datetime,
 ) -> list[Change]:
-    """Everything an administrator may change about a team (its slug stays: the command line
-    and the routing history name teams by it). Members who leave hand back the team's
-    tickets they held."""
+    """Everything an administrator may change about a team here (its slug stays: the command
+    line and the routing history name teams by it; its calendar has a page of its own).
+    Members who leave hand back the team's tickets they held."""
     changes = []
-    details = _settings(team, timezone=timezone, auto_assign=auto_assign)
+    details = _settings(team, auto_assign=auto_assign)
     if name.strip() != team.name:
         team.name = name.strip()
         details["name_changed"] = True

@@ -1,17 +1,31 @@
-"""Administration: staff accounts, teams, routing rules and saved replies.
+"""Administration: staff accounts, teams and their calendars, routing rules, saved replies and
+service-level policies.
 
 The access policy admits administrators everywhere here and team owners to the team pages,
-routing rules and saved replies; the loaders below narrow owners to the teams they manage (a
-team's existence is no secret among staff, so the answer outside them is 403). Each POST is:
-a validated form, one service call, its audit entries, one commit, a redirect.
+routing rules, saved replies and service levels; the loaders below narrow owners to the teams
+they manage (a team's existence is no secret among staff, so the answer outside them is 403).
+Each POST is: a validated form, one service call, its audit entries, one commit, a redirect.
 """
+
+import unicodedata
 
 import sqlalchemy as sa
 from babel import Locale
 from cryptography.fernet import InvalidToken
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -23,7 +37,10 @@ from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
 from portal.forms.admin import (
     ACTIVE,
+    APPEALS,
+    BUSINESS_HOURS,
     DISABLED,
+    ROUND_THE_CLOCK,
     ConfirmForm,
     EditStaffForm,
     EditTeamForm,
@@ -32,27 +49,35 @@ from portal.forms.admin import (
     NewTeamForm,
     RoutingRuleForm,
     SavedReplyForm,
+    SlaPolicyForm,
+    TeamCalendarForm,
     TeamSettingsForm,
     any_or,
+    day_span,
+    holiday_regions,
 )
 from portal.i18n import current_locale_code
 from portal.models import (
     AIModel,
     Category,
+    DurationUnit,
     Role,
     RoutingRule,
     SavedReply,
     Severity,
+    SlaPolicy,
     StaffUser,
     Team,
     TeamMembership,
     TicketKind,
 )
 from portal.security import never_cache
-from portal.services import audit, routing, scope, staff_admin, totp
+from portal.services import audit, routing, scope, sla_admin, staff_admin, totp
 from portal.services.accounts import generate_password, hasher_from_config
 from portal.services.routing import RuleConditions
-from portal.services.staff_admin import AdminRefused
+from portal.services.sla import Span, Terms
+from portal.services.sla_admin import PolicyScope, UnusableCalendar
+from portal.services.staff_admin import AdminRefused, Change
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
 bp.after_request(never_cache)
@@ -332,11 +357,11 @@ def new_team():
 
 @bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
 def edit_team(team_id: int):
-    """Administrators change everything but the slug; the team's owners its time zone and
-    auto-assignment only."""
+    """Administrators change everything but the slug; the team's owners its auto-assignment
+    only. The time zone is part of the team's calendar (``team_calendar``)."""
     team = load_team(team_id)
     members = staff_admin.all_members(team)
-    data = {"name": team.name, "timezone": team.timezone, "auto_assign": team.auto_assign}
+    data = {"name": team.name, "auto_assign": team.auto_assign}
     if scope.is_admin(_actor()):
         form = EditTeamForm(data={**data, "members": [user.id for user in members]})
         form.members.choices = staff_choices()
@@ -347,18 +372,104 @@ def edit_team(team_id: int):
             changes = staff_admin.update_team(
                 team,
                 name=form.name.data,
-                timezone=form.timezone.data,
                 auto_assign=form.auto_assign.data,
                 member_ids=form.members.data,
                 now=utcnow(),
             )
         else:
-            changes = staff_admin.update_team_settings(
-                team, timezone=form.timezone.data, auto_assign=form.auto_assign.data
-            )
+            changes = staff_admin.update_team_settings(team, auto_assign=form.auto_assign.data)
         _record(changes, object_type="team", object_id=team.id)
         return _done(_("Team saved."), "admin.edit_team", team_id=team.id)
-    return render_template("admin/team_form.html", form=form, team=team, members=members)
+    return render_template(
+        "admin/team_form.html",
+        form=form,
+        team=team,
+        members=members,
+        holidays_country=country_name(team.holidays_country) if team.holidays_country else None,
+    )
+
+
+def country_name(code: str) -> str:
+    """A country named in the viewer's language ("Germany" on an English page)."""
+    return Locale.parse(current_locale_code()).territories.get(code, code)
+
+
+def _sort_key(name: str) -> str:
+    # Accents aside, so that "Émirats arabes unis" comes among the E's on a French page.
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def holiday_country_choices() -> list[SelectChoice]:
+    """No holidays, then every country whose public holidays are known, by name."""
+    countries = sorted(
+        ((country_name(code), code) for code in holiday_regions()),
+        key=lambda named: _sort_key(named[0]),
+    )
+    return [SelectChoice("", _("None")), *(SelectChoice(code, name) for name, code in countries)]
+
+
+def _calendar_form(team: Team, week: dict) -> TeamCalendarForm:
+    data = {
+        "timezone": team.timezone,
+        "holidays_country": team.holidays_country or "",
+        "holidays_subdivision": team.holidays_subdivision or "",
+    }
+    for day, ranges in week.items():
+        start, end = day_span(ranges)
+        data.update(
+            {f"works_{day}": True, f"start_{day}": f"{start:%H:%M}", f"end_{day}": f"{end:%H:%M}"}
+        )
+    form = TeamCalendarForm(data=data)
+    form.holidays_country.choices = holiday_country_choices()
+    return form
+
+
+def deadlines_moved(changes: list[Change]) -> str:
+    """How many open reports the changes gave new deadlines, in words."""
+    count = sum(change.payload.get("deadlines_moved", 0) for change in changes)
+    if not count:
+        return _("No open report got new deadlines.")
+    return ngettext(
+        "%(num)d open report got new deadlines.", "%(num)d open reports got new deadlines.", count
+    )
+
+
+@bp.route("/teams/<int:team_id>/calendar", methods=["GET", "POST"])
+def team_calendar(team_id: int):
+    """The team's time zone, working week and public holidays, on which its business-hours
+    timers run; saving moves its open reports' deadlines."""
+    team = load_team(team_id)
+    week = sla_admin.working_week(team)
+    form = _calendar_form(team, week)
+    if form.validate_on_submit():
+        try:
+            changes = sla_admin.set_team_calendar(
+                team,
+                timezone=form.timezone.data,
+                working_hours=form.working_hours(week),
+                holidays_country=form.holidays_country.data or None,
+                holidays_subdivision=(form.holidays_subdivision.data or "").strip() or None,
+            )
+        except UnusableCalendar as unusable:
+            # The form's own checks catch what people get wrong; this is the calendar module's
+            # last word, in its own (English) terms.
+            form.timezone.errors.append(
+                _(
+                    "The timers could not run on this calendar: %(problems)s",
+                    problems="; ".join(unusable.problems),
+                )
+            )
+        else:
+            _record(changes, object_type="team", object_id=team.id)
+            message = " ".join((_("Calendar saved."), deadlines_moved(changes)))
+            return _done(message, "admin.team_calendar", team_id=team.id)
+    return render_template(
+        "admin/team_calendar.html",
+        form=form,
+        team=team,
+        several_ranges={day: ranges for day, ranges in week.items() if len(ranges) > 1},
+    )
 
 
 # -- routing rules ------------------------------------------------------------------------------
@@ -659,3 +770,178 @@ def delete_saved_reply(reply_id: int):
     change = staff_admin.delete_saved_reply(reply)
     _record([change], object_type="saved_reply", object_id=reply_id)
     return _done(_("Saved reply deleted."), "admin.saved_replies", team_id=team_id)
+
+
+# -- service levels -----------------------------------------------------------------------------
+
+POLICY_REFUSALS = {
+    AdminRefused.SCOPE_TAKEN: (
+        "applies_to",
+        _l(
+            "There is already a policy for these reports (the same severity or appeals, kind of "
+            "problem and team). Edit that policy instead."
+        ),
+    ),
+}
+
+
+def can_edit_policy(policy: SlaPolicy) -> bool:
+    """Administrators edit every policy; owners the policies of the teams they manage. A policy
+    that names no team holds for every team's reports (and one that names no category either
+    is published to reporters on the home page): administrators' only."""
+    if scope.is_admin(_actor()):
+        return True
+    return policy.team is not None and scope.can_manage_team(_actor(), policy.team)
+
+
+def load_sla_policy(policy_id: int) -> SlaPolicy:
+    """The policy, for someone who may edit it. 404 if there is none, 403 for anyone else."""
+    policy = db.session.get(SlaPolicy, policy_id) or abort(404)
+    if not can_edit_policy(policy):
+        abort(403)
+    return policy
+
+
+@bp.get("/sla-policies")
+def sla_policies():
+    """The terms in force: for every report of each severity and for appeals (a policy, else
+    the built-in default), then the policies for a kind of problem or a team. Service levels
+    are no secret among staff; each row links to its form where the viewer may edit it."""
+    return render_template(
+        "admin/sla_policies.html",
+        listing=sla_admin.policies_in_force(),
+        can_edit=can_edit_policy,
+        is_admin=scope.is_admin(_actor()),
+        may_add=bool(managed_teams()),
+        APPEALS=APPEALS,
+    )
+
+
+def _suggested(applies_to: str | None) -> tuple[PolicyScope, Terms]:
+    """What a new policy's form starts from: the built-in terms of the reports it is asked for
+    (``?applies_to=high`` from the policies page), medium severity unless told."""
+    if applies_to == APPEALS:
+        suggested = PolicyScope(for_appeals=True, severity=None)
+    else:
+        known = {severity.value: severity for severity in Severity}
+        suggested = PolicyScope(
+            for_appeals=False, severity=known.get(applies_to or "", Severity.MEDIUM)
+        )
+    return suggested, sla_admin.default_terms(suggested)
+
+
+def _policy_data(policy_scope: PolicyScope, terms: Terms) -> dict:
+    def amount(span: Span | None) -> str:
+        return str(span.amount) if span else ""
+
+    def unit(span: Span | None) -> str:
+        return (span.unit if span else DurationUnit.BUSINESS_DAYS).value
+
+    if policy_scope.for_appeals:
+        applies_to = APPEALS
+    else:
+        applies_to = policy_scope.severity.value if policy_scope.severity else ""
+    return {
+        "applies_to": applies_to,
+        "category": policy_scope.category.value if policy_scope.category else "",
+        "team": str(policy_scope.team_id or ""),
+        "calendar": BUSINESS_HOURS if terms.business_hours else ROUND_THE_CLOCK,
+        "first_response_amount": amount(terms.first_response),
+        "first_response_unit": unit(terms.first_response),
+        "next_update_amount": amount(terms.next_update),
+        "next_update_unit": unit(terms.next_update),
+        "resolution_amount": amount(terms.resolution),
+        "resolution_unit": unit(terms.resolution),
+    }
+
+
+def _policy_form(policy: SlaPolicy | None) -> SlaPolicyForm:
+    if policy is None:
+        data = _policy_data(*_suggested(request.args.get("applies_to")))
+    else:
+        data = _policy_data(PolicyScope.of(policy), Terms.of(policy))
+    is_admin = scope.is_admin(_actor())
+    form = SlaPolicyForm(data=data, require_team=not is_admin)
+    teams = team_choices(managed_teams())
+    form.team.choices = any_or(teams) if is_admin else teams
+    return form
+
+
+def _span(amount, unit) -> Span | None:
+    text = (amount.data or "").strip()
+    return Span(int(text), DurationUnit(unit.data)) if text else None
+
+
+def _policy_answers(form: SlaPolicyForm) -> tuple[PolicyScope, Terms]:
+    """The form's answers as the service takes them; the team, if any, is one the viewer
+    manages, and only administrators leave it out (the form refuses both already: this checks
+    again)."""
+    team_id = int(form.team.data) if form.team.data else None
+    if team_id is None and not scope.is_admin(_actor()):
+        abort(403)
+    if team_id is not None:
+        team = db.session.get(Team, team_id)
+        if team is None or not scope.can_manage_team(_actor(), team):
+            abort(403)
+    for_appeals = form.applies_to.data == APPEALS
+    policy_scope = PolicyScope(
+        for_appeals=for_appeals,
+        severity=None if for_appeals else Severity(form.applies_to.data),
+        category=Category(form.category.data) if form.category.data else None,
+        team_id=team_id,
+    )
+    terms = Terms(
+        business_hours=form.calendar.data == BUSINESS_HOURS,
+        first_response=_span(form.first_response_amount, form.first_response_unit),
+        next_update=_span(form.next_update_amount, form.next_update_unit),
+        resolution=_span(form.resolution_amount, form.resolution_unit),
+    )
+    return policy_scope, terms
+
+
+@bp.route("/sla-policies/new", methods=["GET", "POST"])
+def new_sla_policy():
+    """A policy for the reports of one severity, or for appeals, for every report or only for
+    a kind of problem and/or a team; owners' policies are for one of their teams."""
+    form = _policy_form(None)
+    if form.validate_on_submit():
+        try:
+            policy, change = sla_admin.create_policy(*_policy_answers(form))
+        except AdminRefused as refused:
+            db.session.rollback()
+            _refused(form, POLICY_REFUSALS, refused.reason)
+        else:
+            _record([change], object_type="sla_policy", object_id=policy.id)
+            message = " ".join((_("Policy added."), deadlines_moved([change])))
+            return _done(message, "admin.sla_policies", _anchor=f"policy-{policy.id}")
+    return render_template("admin/sla_policy_form.html", form=form, policy=None)
+
+
+@bp.route("/sla-policies/<int:policy_id>", methods=["GET", "POST"])
+def edit_sla_policy(policy_id: int):
+    policy = load_sla_policy(policy_id)
+    form = _policy_form(policy)
+    if form.validate_on_submit():
+        try:
+            changes = sla_admin.update_policy(policy, *_policy_answers(form))
+        except AdminRefused as refused:
+            db.session.rollback()
+            _refused(form, POLICY_REFUSALS, refused.reason)
+        else:
+            _record(changes, object_type="sla_policy", object_id=policy.id)
+            message = " ".join((_("Policy saved."), deadlines_moved(changes)))
+            return _done(message, "admin.sla_policies", _anchor=f"policy-{policy.id}")
+    return render_template(
+        "admin/sla_policy_form.html", form=form, policy=policy, delete_form=ConfirmForm()
+    )
+
+
+@bp.post("/sla-policies/<int:policy_id>/delete")
+def delete_sla_policy(policy_id: int):
+    """Its reports fall back on the next most specific policy, or the built-in terms."""
+    policy = load_sla_policy(policy_id)
+    if not ConfirmForm().validate():
+        abort(400)
+    change = sla_admin.delete_policy(policy)
+    _record([change], object_type="sla_policy", object_id=policy_id)
+    return _done(" ".join((_("Policy deleted."), deadlines_moved([change]))), "admin.sla_policies")
