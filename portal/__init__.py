@@ -143,12 +143,13 @@ def register_template_globals(app: Flask) -> None:
     from portal.services.status import OPEN_STATES
     from portal.views.public import clock_status
 
-    app.context_processor(clock_status)  # the staff pages' warning when the clock is silent
+    app.context_processor(clock_status)  # the staff pages' warning when the clock is not working
     app.jinja_env.globals.update(
         describe_span=sla.describe,
         # The staff workspace's sections; each shows only to those the access policy admits.
         staff_navigation=(
             ("staff.queue", _l("Queue")),
+            ("dashboard.sla", _l("Service levels")),
             ("admin.index", _l("Administration")),
             ("staff.audit_log", _l("Audit log")),
         ),
@@ -178,7 +179,7 @@ class DatabaseIdConverter(IntegerConverter):
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.views import admin, auth, cases, public, reports, staff
+    from portal.views import admin, auth, cases, dashboard, outbox, public, reports, staff
 
     # Before any rule is added: the rules look their converters up when they are created.
     app.url_map.converters["int"] = DatabaseIdConverter
@@ -188,6 +189,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(outbox.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -84,6 +84,17 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "admin.new_saved_reply": TEAM_MANAGERS,
     "admin.edit_saved_reply": TEAM_MANAGERS,
     "admin.delete_saved_reply": TEAM_MANAGERS,
+    # Service levels: the policies (owners: their teams' own) and each team's calendar.
+    "admin.sla_policies": TEAM_MANAGERS,
+    "admin.new_sla_policy": TEAM_MANAGERS,
+    "admin.edit_sla_policy": TEAM_MANAGERS,
+    "admin.delete_sla_policy": TEAM_MANAGERS,
+    "admin.team_calendar": TEAM_MANAGERS,
+    # The SLA dashboard (portal/views/dashboard.py): owners see their teams, admins all.
+    "dashboard.sla": TEAM_MANAGERS,
+    # E-mail that could not be delivered (portal/views/outbox.py).
+    "outbox.failed_messages": ADMINS,
+    "outbox.retry": ADMINS,
 }
 
 

@@ -17,7 +17,16 @@ from itsdangerous import URLSafeTimedSerializer
 
 from portal.access import ACCESS_POLICY, Audience
 from portal.extensions import db
-from portal.models import RoutingRule, SavedReply, Team
+from portal.models import (
+    DurationUnit,
+    OutboxMessage,
+    OutboxStatus,
+    RoutingRule,
+    SavedReply,
+    Severity,
+    SlaPolicy,
+    Team,
+)
 from portal.models.enums import Role
 from portal.services.attachments import store_evidence
 from portal.services.tickets import add_information
@@ -25,8 +34,8 @@ from tests.factories import make_staff, make_ticket
 from tests.signing_in import sign_in
 
 # endpoint -> (method, path); {a} is report A's reference, {token_b} report B's tracking token,
-# {file_a} an evidence file of report A, {team_a}, {rule_a}, {reply_a} and {colleague} objects
-# of team A.
+# {file_a} an evidence file of report A, {team_a}, {rule_a}, {reply_a}, {policy_a} and
+# {colleague} objects of team A, {message_a} an e-mail about report A that could not be sent.
 PROBES = {
     "static": ("GET", "/static/css/portal.css"),
     "public.home": ("GET", "/"),
@@ -77,6 +86,14 @@ PROBES = {
     "admin.new_saved_reply": ("GET", "/staff/admin/teams/{team_a}/replies/new"),
     "admin.edit_saved_reply": ("GET", "/staff/admin/replies/{reply_a}"),
     "admin.delete_saved_reply": ("POST", "/staff/admin/replies/{reply_a}/delete"),
+    "admin.sla_policies": ("GET", "/staff/admin/sla-policies"),
+    "admin.new_sla_policy": ("GET", "/staff/admin/sla-policies/new"),
+    "admin.edit_sla_policy": ("GET", "/staff/admin/sla-policies/{policy_a}"),
+    "admin.delete_sla_policy": ("POST", "/staff/admin/sla-policies/{policy_a}/delete"),
+    "admin.team_calendar": ("GET", "/staff/admin/teams/{team_a}/calendar"),
+    "dashboard.sla": ("GET", "/staff/sla"),
+    "outbox.failed_messages": ("GET", "/staff/admin/outbox"),
+    "outbox.retry": ("POST", "/staff/admin/outbox/{message_a}/retry"),
 }
 
 # name -> (roles, team) for staff; "reporter" for link holders; None for the anonymous visitor.
@@ -118,6 +135,9 @@ TEAM_A_SETTINGS = {
     "admin.new_saved_reply",
     "admin.edit_saved_reply",
     "admin.delete_saved_reply",
+    "admin.edit_sla_policy",
+    "admin.delete_sla_policy",
+    "admin.team_calendar",
 }
 
 
@@ -189,7 +209,30 @@ def world(app):
         add_information(a, text=f"More {canaries['A']}", files=[evidence], now=a.created_at)
         rule = RoutingRule(position=1, name="Disputes", team=team_a, kind="output_dispute")
         reply = SavedReply(team=team_a, locale="en", title="Thanks", body="Thank you.")
-        db.session.add_all([team_a, team_b, rule, reply])
+        policy = SlaPolicy(
+            severity=Severity.HIGH,
+            team=team_a,
+            business_hours=True,
+            first_response_amount=4,
+            first_response_unit=DurationUnit.HOURS,
+            next_update_amount=1,
+            next_update_unit=DurationUnit.BUSINESS_DAYS,
+            resolution_amount=3,
+            resolution_unit=DurationUnit.BUSINESS_DAYS,
+        )
+        message = OutboxMessage(
+            to_address="reporter-a@example.org",
+            subject=f"About report {a.reference}",
+            body=f"Report A {canaries['A']}",
+            locale="en",
+            ticket=a,
+            status=OutboxStatus.FAILED,
+            attempts=12,
+            last_error="SMTPRecipientsRefused",
+            created_at=a.created_at,
+            next_attempt_at=a.created_at,
+        )
+        db.session.add_all([team_a, team_b, rule, reply, policy, message])
         db.session.commit()
         ids = {
             "a": a.reference,
@@ -199,6 +242,8 @@ def world(app):
             "team_a": team_a.id,
             "rule_a": rule.id,
             "reply_a": reply.id,
+            "policy_a": policy.id,
+            "message_a": message.id,
         }
     ids["colleague"] = make_staff(app, email="colleague@example.org", team_slugs=("team-a",))
     return ids, canaries

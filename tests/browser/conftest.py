@@ -10,6 +10,7 @@ import io
 import re
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pyotp
@@ -22,7 +23,7 @@ from werkzeug.serving import make_server
 from portal import create_app
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import ModelVersion, SavedReply, Team
+from portal.models import ModelVersion, OutboxMessage, OutboxStatus, SavedReply, Team
 from portal.models.enums import Role
 from portal.models.routing import TeamMembership
 from portal.services.accounts import create_user, hasher_from_config
@@ -126,6 +127,25 @@ def load_casework(app) -> None:
     add_information(first, text="A screenshot of the answer.", files=[evidence], now=utcnow())
     make_ticket(app, **about_aurora)
     make_ticket(app, category="privacy", reporter_severity="critical")
+    # Past its critical deadlines (the dashboard's "breached", the queue's tag), and an e-mail
+    # about it the outbox gave up on.
+    overdue, _token = make_ticket(
+        app, reporter_severity="critical", now=utcnow() - timedelta(hours=30)
+    )
+    db.session.add(
+        OutboxMessage(
+            to_address="reporter@example.org",
+            subject=f"About your report {overdue.reference}",
+            body="We have news about your report.",
+            locale="en",
+            ticket=overdue,
+            status=OutboxStatus.FAILED,
+            attempts=12,
+            last_error="SMTPRecipientsRefused",
+            created_at=overdue.created_at,
+            next_attempt_at=overdue.created_at,
+        )
+    )
     team = db.session.scalar(sa.select(Team).where(Team.slug == "trust-safety"))
     db.session.add(
         SavedReply(
@@ -349,9 +369,9 @@ def tour_casework(page: Page) -> Iterator[str]:
     yield "queue-by-severity"
     page.goto("/staff/queue?q=words-no-report-contains")
     yield "queue-no-match"
-    page.goto("/staff/queue")
+    page.goto("/staff/queue?q=Javel")
     with page.expect_navigation():
-        page.locator("main table tbody a").last.click()  # the oldest: the French report
+        page.locator("main table tbody a").first.click()  # the French report
     yield "case"
     page.locator(".case-preview__toggle").first.check()
     yield "case-image-revealed"
@@ -400,6 +420,34 @@ def tour_administration(page: Page) -> Iterator[str]:
     yield "saved-replies"
 
 
+def tour_service_levels(page: Page) -> Iterator[str]:
+    """An administrator's service-level pages: the dashboard, the policies, a team's calendar,
+    and the e-mail that could not be delivered."""
+    page.goto("/staff/sla")
+    enrol_admin(page)
+    page.wait_for_url("**/staff/sla")
+    yield "sla-dashboard"
+    page.goto("/staff/queue?sla=breached")
+    yield "queue-breached"
+    page.goto("/staff/admin/sla-policies")
+    yield "sla-policies"
+    page.goto("/staff/admin/sla-policies/new")
+    yield "new-sla-policy"
+    page.fill("#first_response_amount", "0")
+    submit_form(page)
+    yield "new-sla-policy-error"
+    page.goto("/staff/admin/teams")
+    page.locator("main a[href$='/calendar']").first.click()
+    page.wait_for_load_state()
+    yield "team-calendar"
+    for day in page.locator("main input[type='checkbox'][name^='works_']").all():
+        day.uncheck()
+    submit_form(page)
+    yield "team-calendar-error"
+    page.goto("/staff/admin/outbox")
+    yield "undelivered-email"
+
+
 # Every page a reporter or a member of staff can meet, in walks through the site. Each walk
 # starts in a fresh browser context and yields the name of each page once the browser shows it;
 # the walks share their steps (one report filed serves the five pages that need one).
@@ -413,4 +461,5 @@ TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
     "staff": tour_staff,
     "casework": tour_casework,
     "administration": tour_administration,
+    "service-levels": tour_service_levels,
 }
