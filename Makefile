@@ -11,6 +11,7 @@ run: $(VENV)/.installed translations ## Set up and start the portal (web and clo
 	mkdir -p instance
 	PORTAL_ENV=development $(BIN)/flask db upgrade
 	PORTAL_ENV=development $(BIN)/flask demo load
+	PORTAL_ENV=development $(BIN)/flask sla recompute
 	@echo "Redress is at http://127.0.0.1:5000 (Ctrl-C stops the web server and the clock)"
 	PORTAL_ENV=development $(BIN)/python -m portal.devserver --host 127.0.0.1 --port 5000
 

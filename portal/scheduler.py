@@ -6,9 +6,12 @@ downtime is the jobs' own business (they query for everything that is due), so t
 does not need to remember missed runs. ``flask scheduler tick`` runs each job once instead.
 
 Each run gets a fresh app context from the factory the clock was given (never an app pickled
-into a job), commits its work once, and leaves a heartbeat row: when the job last started and
-finished, and the type of its last error. An exception is logged without its message (messages
-can quote addresses or report text) and never stops the clock.
+into a job), commits its work once (the outbox excepted: it records each e-mail's result as soon
+as it is sent, since a delivery cannot be rolled back), and leaves a heartbeat row: when the job
+last started, finished and succeeded, and the type of its last error. An exception is logged
+without its message (messages can quote addresses or report text) and never stops the clock. A
+job can wake another once it has run: the sweep wakes the outbox, so that escalation mail leaves
+within seconds rather than at the outbox's next interval.
 """
 
 import logging
@@ -148,6 +151,11 @@ class Clock:
         # job that then tried to reschedule itself would wait for it forever.
         self._schedule_lock = threading.Lock()
         self._stopping = False
+        # The jobs running now, and those woken meanwhile: APScheduler skips a run that would
+        # overlap a running one (max_instances=1), so such a job is woken again when it ends.
+        self._running: set[str] = set()
+        self._woken_while_running: set[str] = set()
+        self._running_lock = threading.Lock()
 
     def tick(self) -> list[JobResult]:
         """Run every job once, one after the other, in this thread."""
@@ -155,6 +163,37 @@ class Clock:
 
     def run(self, name: str) -> JobResult:
         """Run one job: heartbeat, work, one commit; a failure is logged and recorded."""
+        with self._running_lock:
+            self._running.add(name)
+        try:
+            result, wanted, started = self._run(name)
+        finally:
+            with self._running_lock:
+                self._running.discard(name)
+                woken = name in self._woken_while_running
+                self._woken_while_running.discard(name)
+        job = self.jobs[name]
+        if woken:
+            self._wake(job, at=started, ran_at=started)
+        elif wanted is not None:
+            self._wake(job, at=wanted, ran_at=started)
+        if not result.failed:
+            for other in job.wakes:
+                self.wake(other, at=started)
+        return result
+
+    def wake(self, name: str, *, at: datetime) -> None:
+        """Run a job as soon as it can (after the shortest pause); if it is running now, run it
+        again when it ends (what it does now may have started before the reason to wake it)."""
+        with self._running_lock:
+            if name in self._running:
+                self._woken_while_running.add(name)
+                return
+        self._wake(self.jobs[name], at=at, ran_at=at)
+
+    def _run(self, name: str) -> tuple[JobResult, datetime | None, datetime]:
+        """The job's work between its heartbeats: (result, when it wants to run next, when it
+        started)."""
         job = self.jobs[name]
         wanted = None
         with self._app_context():
@@ -177,12 +216,7 @@ class Clock:
                 db.session.rollback()
                 log_failure(f"clock job {name}", error)
                 result = self._finish_after_failure(name, type(error).__name__)
-        if wanted is not None:
-            self._wake(job, at=wanted, ran_at=started)
-        if not result.failed:
-            for other in job.wakes:
-                self._wake(self.jobs[other], at=started, ran_at=started)
-        return result
+        return result, wanted, started
 
     def _finish_after_failure(self, name: str, error: str) -> JobResult:
         try:
@@ -294,14 +328,17 @@ class ClockState:
     failing: tuple[str, ...] = ()
 
 
-def clock_state(now: datetime, *, silent_after: timedelta) -> ClockState:
+def clock_state(now: datetime, *, silent_after: timedelta, job_names) -> ClockState:
     """How long the clock has done nothing useful, whether that is longer than it should be,
     and which of its jobs are failing (a clock that runs but fails every time is not working:
-    its heartbeat still finishes, but no longer succeeds)."""
+    its heartbeat still finishes, but no longer succeeds). Only the heartbeats of
+    ``job_names`` count: a job removed from the clock leaves its last heartbeat behind."""
     heartbeats = db.session.execute(
         sa.select(
             ClockHeartbeat.job_name, ClockHeartbeat.last_succeeded_at, ClockHeartbeat.last_error
-        ).order_by(ClockHeartbeat.job_name)
+        )
+        .where(ClockHeartbeat.job_name.in_(sorted(job_names)))
+        .order_by(ClockHeartbeat.job_name)
     ).all()
     last = max((row.last_succeeded_at for row in heartbeats if row.last_succeeded_at), default=None)
     age = None if last is None else now - last

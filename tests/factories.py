@@ -124,10 +124,23 @@ def route_everything_to(team_slug="trust-safety") -> RoutingRule:
     return rule
 
 
+# Roughly the built-in resolution times, by priority, on calendar days (for ticket_rows).
+RESOLUTION = {
+    4: timedelta(days=1),
+    3: timedelta(days=7),
+    2: timedelta(days=21),
+    1: timedelta(days=42),
+}
+RUNNING_STATUSES = (Status.NEW, Status.TRIAGED, Status.INVESTIGATING, Status.APPEALED)
+
+
 def ticket_rows(count: int, *, teams, models, versions, staff) -> list[dict]:
     """Tickets as a portal with some history holds them: most closed (about a quarter still
     open), taken by someone unless new, skewed across teams and languages, arriving every few
-    minutes over about two months (three at a time in the same second).
+    minutes over about two months (three at a time in the same second). Open ones have
+    deadlines as the SLA service keeps them: the resolution due some days after arrival
+    (``RESOLUTION``), at risk three quarters of the way there; none runs while a ticket awaits
+    its reporter, or once it is closed.
 
     The shares matter to PostgreSQL's choices on a table this small: with assignees drawn at
     random for closed tickets too, an agent's "unassigned" count (about 1,100 matches, just
@@ -179,9 +192,23 @@ def ticket_rows(count: int, *, teams, models, versions, staff) -> list[dict]:
                 "submission_key_hash": f"s{number:063d}",
                 "created_at": created,
                 "updated_at": created,
+                **_deadlines(status, created, SEVERITY_PRIORITY[severity]),
             }
         )
     return rows
+
+
+def _deadlines(status: Status, created: datetime, priority: int) -> dict:
+    if status is Status.AWAITING_REPORTER:
+        return {"next_due_at": None, "at_risk_at": None, "sla_paused_at": created}
+    if status not in RUNNING_STATUSES:
+        return {"next_due_at": None, "at_risk_at": None, "sla_paused_at": None}
+    due = created + RESOLUTION[priority]
+    return {
+        "next_due_at": due,
+        "at_risk_at": created + RESOLUTION[priority] * 0.75,
+        "sla_paused_at": None,
+    }
 
 
 def make_busy_portal(tickets: int) -> tuple[list[Team], list[AIModel], list[StaffUser]]:

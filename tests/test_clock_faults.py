@@ -119,9 +119,9 @@ def due_steps(ticket: Ticket, at: datetime) -> set[tuple]:
     """(timer, deadline, level) of every step of the ticket due by ``at``."""
     _terms, calendar = sla.calendar_for(ticket)
     return {
-        (timer, deadline, level)
-        for timer, start, deadline in sla.running_timers(ticket)
-        for level, due in sla.step_times(start, deadline, calendar)
+        (running.timer, running.deadline, level)
+        for running in sla.running_timers(ticket)
+        for level, due in running.step_times(calendar)
         if due <= at
     }
 

@@ -84,6 +84,16 @@ def test_a_clock_whose_job_fails_every_time_is_failing_then_silent(app, client):
     assert client.get("/healthz").json["status"] == "clock silent"
 
 
+def test_the_heartbeat_of_a_job_the_clock_no_longer_runs_is_ignored(app, client):
+    clock_last_ran(app, timedelta(seconds=3), job="outbox")
+    clock_last_ran(app, timedelta(days=30), job="retired_job", error="RuntimeError")
+
+    response = client.get("/healthz?require=clock")
+
+    assert response.status_code == 200
+    assert response.json["failing_jobs"] == []
+
+
 def test_a_job_that_succeeds_again_is_no_longer_failing(app, client):
     clock_last_ran(app, timedelta(seconds=30), job="outbox", error="SMTPException")
     clock_last_ran(app, timedelta(seconds=2), job="outbox")

@@ -308,6 +308,43 @@ def test_the_outbox_runs_straight_after_the_sweep_not_at_its_next_interval(app):
     assert 0 < runs[-1][1] - swept_at < 5  # the outbox's own interval is an hour
 
 
+def test_an_outbox_woken_while_it_is_sending_runs_again_when_it_ends(app):
+    """Mail the sweep queues while the outbox is busy was not in the outbox's batch: the run
+    the scheduler would skip (one instance at a time) happens as soon as the busy one ends."""
+    sending = threading.Event()
+    swept = threading.Event()
+    outbox_runs = []
+
+    def send(_now):
+        outbox_runs.append(time.monotonic())
+        if len(outbox_runs) == 1:
+            sending.set()
+            swept.wait(timeout=10)
+            time.sleep(1.5)  # still busy when the sweep's wake-up call falls due
+
+    def sweep(now):
+        sending.wait(timeout=10)
+        swept.set()  # it has queued mail, and wakes the outbox once it returns
+        return now + timedelta(hours=1)
+
+    clock = Clock(
+        app.app_context,
+        [
+            ClockJob("outbox", send, timedelta(hours=1)),
+            ClockJob("sla_sweep", sweep, timedelta(hours=1), wakes=("outbox",)),
+        ],
+    )
+    scheduler = BackgroundScheduler(timezone="UTC")
+    clock.schedule_on(scheduler)
+    scheduler.start()
+    try:
+        ran_again = wait_until(lambda: len(outbox_runs) >= 2, timeout=10)
+    finally:
+        clock.stop()
+
+    assert ran_again, "the outbox waited for its next interval (an hour)"
+
+
 def test_stopping_waits_for_a_running_job_that_reschedules_itself(app):
     stopping = threading.Event()
     finished = threading.Event()

@@ -383,6 +383,31 @@ def test_a_step_already_taken_by_another_clock_is_not_taken_again(app, team, own
         assert mail_to("owner@example.org") == []
 
 
+def test_after_a_long_wait_the_warning_comes_with_a_quarter_of_the_time_left(app, team, owner):
+    with app.app_context():
+        ticket = file(app, paris(2026, 11, 30, 9, 0), reporter_severity="high")  # a Monday
+        ask_the_reporter(ticket, staff=agent(team), now=paris(2026, 11, 30, 9, 30))
+        # Three weeks later the reporter answers: the clocks restart with the time that was left.
+        add_information(ticket, text="The mobile app.", files=[], now=paris(2026, 12, 21, 10, 0))
+        db.session.flush()
+
+        # The next update had all its 16 working hours left: Wednesday 10:00.
+        assert ticket.next_update_due_at == paris(2026, 12, 23, 10, 0)
+        # At risk with a quarter of them left (4 hours), not at once for the time spent waiting.
+        assert ticket.at_risk_at == paris(2026, 12, 22, 14, 0)
+        assert ticket.next_escalation_at == ticket.at_risk_at
+        assert sla.sweep(now=paris(2026, 12, 21, 10, 1)) == ticket.at_risk_at
+        assert steps_taken(ticket) == []
+
+        sla.sweep(now=paris(2026, 12, 24, 10, 0))  # the administrators: 8 working hours late
+
+        assert steps_taken(ticket) == [
+            ("next_update", "warning"),
+            ("next_update", "breach"),
+            ("next_update", "admins"),
+        ]
+
+
 def test_a_reply_rearms_the_next_update_which_warns_again_for_its_new_deadline(app, team, owner):
     with app.app_context():
         created = paris(2026, 11, 28, 10, 0)

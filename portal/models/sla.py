@@ -29,7 +29,6 @@ class DurationUnit(LabelledEnum):
 
 class SlaPolicy(db.Model):
     __tablename__ = "sla_policies"
-
     id: Mapped[int] = mapped_column(primary_key=True)
     for_appeals: Mapped[bool] = mapped_column(default=False)
     severity: Mapped[Severity | None] = mapped_column(
@@ -56,7 +55,34 @@ class SlaPolicy(db.Model):
         enum_column_type(DurationUnit, "ck_sla_policies_resolution_unit")
     )
 
+    # One policy per scope: what it applies to, as one text, kept by ``_keep_scope_key``. The
+    # columns themselves cannot carry the unique key: "any" is NULL, and NULLs never collide.
+    scope_key: Mapped[str] = mapped_column(sa.String(100), unique=True)
+
     team: Mapped[Team | None] = relationship()
+
+    @property
+    def scope(self) -> str:
+        return scope_key(self.for_appeals, self.severity, self.category, self.team_id)
+
+
+def scope_key(
+    for_appeals: bool, severity: Severity | None, category: Category | None, team_id: int | None
+) -> str:
+    """A policy's scope as text, "*" standing for "any": e.g. "severity|high|*|3"."""
+    parts = (
+        "appeal" if for_appeals else "severity",
+        Severity(severity).value if severity else "*",
+        Category(category).value if category else "*",
+        str(team_id) if team_id else "*",
+    )
+    return "|".join(parts)
+
+
+@sa.event.listens_for(SlaPolicy, "before_insert")
+@sa.event.listens_for(SlaPolicy, "before_update")
+def _keep_scope_key(_mapper, _connection, policy: SlaPolicy) -> None:
+    policy.scope_key = policy.scope
 
 
 class Timer(LabelledEnum):

@@ -44,6 +44,8 @@ CLAIM_USABLE_FRACTION = 0.8
 
 # The columns to set on one message once its attempt is over.
 Result = dict[str, object]
+# A claimed message as the claim read it: a row with the columns of OutboxMessage.
+Claimed = sa.Row
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,11 @@ def deliver_due(
 ) -> DeliveryReport:
     """Claim the messages that are due, send them, and record each result as soon as it is known.
 
-    Everything is committed here, in short transactions on connections of their own (so call
-    this with no writes pending in the session), and nothing is left in the caller's session:
-    the messages it loads are expired afterwards, so that it reads the results back, and its
-    commit or rollback changes none of them.
+    Everything is read and committed here, in short transactions on connections of their own
+    (so call this with no writes pending in the session); the session is not used, and holds no
+    transaction open through the SMTP conversations. Copies of the messages the session already
+    held are expired afterwards, so that it reads the results back, and its commit or rollback
+    changes none of them.
 
     The claim comes first, before any SMTP conversation: other senders (a second clock process,
     ``flask outbox send``) skip claimed messages, so none is sent twice. A claim is a lease until
@@ -141,23 +144,19 @@ def deliver_due(
     """
     token = secrets.token_hex(16)
     stop_sending_at = time.monotonic() + lease.total_seconds() * CLAIM_USABLE_FRACTION
-    _claim(token, now=now, limit=limit, lease=lease)
-    due = db.session.scalars(
-        sa.select(OutboxMessage)
-        .where(OutboxMessage.claimed_by == token)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .execution_options(populate_existing=True)  # as claimed, whatever the session held
-    ).all()
+    due = _claim(token, now=now, limit=limit, lease=lease)
     try:
         return _send(due, smtp, token=token, now=now, stop_sending_at=stop_sending_at)
     finally:
-        # Read only above: the results are in the database, and the session reloads them.
+        # The results are in the database: copies the session holds must be read again.
         for message in due:
-            db.session.expire(message)
+            held = db.session.identity_map.get(db.session.identity_key(OutboxMessage, message.id))
+            if held is not None:
+                db.session.expire(held)
 
 
 def _send(
-    due: list[OutboxMessage],
+    due: list[Claimed],
     smtp: SmtpSettings,
     *,
     token: str,
@@ -185,9 +184,7 @@ def _send(
     return _report(results, claimed=len(due))
 
 
-def _attempt(
-    connection: smtplib.SMTP, message: OutboxMessage, sender: str, now: datetime
-) -> Result:
+def _attempt(connection: smtplib.SMTP, message: Claimed, sender: str, now: datetime) -> Result:
     """Send one message over ``connection``; the columns that say how it went."""
     try:
         email = _as_email(message, sender)
@@ -207,8 +204,13 @@ def _report(results: list[Result], *, claimed: int) -> DeliveryReport:
     return DeliveryReport(sent, claimed - sent - failed, failed)
 
 
-def _claim(token: str, *, now: datetime, limit: int, lease: timedelta) -> None:
-    """Mark up to ``limit`` due, unclaimed messages as this sender's, and commit that at once."""
+def _claim(token: str, *, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
+    """Mark up to ``limit`` due, unclaimed messages as this sender's, commit that at once, and
+    return them as claimed, oldest due first.
+
+    Read on the claim's own connection, not through the session: a session would keep its
+    transaction (and its snapshot) open through every SMTP conversation that follows.
+    """
     claimable = sa.and_(
         OutboxMessage.status == OutboxStatus.PENDING,
         OutboxMessage.next_attempt_at <= now,
@@ -234,9 +236,14 @@ def _claim(token: str, *, now: datetime, limit: int, lease: timedelta) -> None:
             .where(chosen, claimable)
             .values(claimed_by=token, claimed_until=now + lease)
         )
+        return connection.execute(
+            sa.select(OutboxMessage.__table__)
+            .where(OutboxMessage.claimed_by == token)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        ).all()
 
 
-def _record(token: str, results: Iterable[tuple[OutboxMessage, Result]]) -> None:
+def _record(token: str, results: Iterable[tuple[Claimed, Result]]) -> None:
     """Store results and release the messages at once, each only while ``token`` holds it."""
     with db.engine.begin() as connection:
         for message, result in results:
@@ -256,7 +263,7 @@ def _record(token: str, results: Iterable[tuple[OutboxMessage, Result]]) -> None
                 )
 
 
-def _hand_back(token: str, messages: list[OutboxMessage]) -> None:
+def _hand_back(token: str, messages: list[Claimed]) -> None:
     """Release messages this sender did not try, unchanged, for the next run to send."""
     with db.engine.begin() as connection:
         connection.execute(
@@ -287,7 +294,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _as_email(message: OutboxMessage, sender: str) -> EmailMessage:
+def _as_email(message: Claimed, sender: str) -> EmailMessage:
     """The e-mail for an outbox message; ``ValueError`` if it cannot be made safely.
 
     Nothing a person typed can add a header or a recipient: the subject is put on one line, and
@@ -311,7 +318,7 @@ def _as_email(message: OutboxMessage, sender: str) -> EmailMessage:
     return email
 
 
-def _as_html(message: OutboxMessage) -> str:
+def _as_html(message: Claimed) -> str:
     """The HTML part, made from the stored text so that every e-mail template gets one.
 
     The text is escaped, its paragraphs and line breaks kept and its web addresses made into
@@ -340,7 +347,7 @@ def _paragraphs(text: str) -> list[list[str]]:
     return paragraphs
 
 
-def _delivered(message: OutboxMessage, now: datetime) -> Result:
+def _delivered(message: Claimed, now: datetime) -> Result:
     result: Result = {
         "status": OutboxStatus.SENT,
         "sent_at": now,
@@ -352,7 +359,7 @@ def _delivered(message: OutboxMessage, now: datetime) -> Result:
     return result
 
 
-def _failed_attempt(message: OutboxMessage, error: Exception, now: datetime) -> Result:
+def _failed_attempt(message: Claimed, error: Exception, now: datetime) -> Result:
     """A failed attempt: tried again after a delay, or given up on after the last attempt."""
     if message.attempts + 1 >= MAX_ATTEMPTS:
         return _given_up(message, error)
@@ -364,7 +371,7 @@ def _failed_attempt(message: OutboxMessage, error: Exception, now: datetime) -> 
     }
 
 
-def _given_up(message: OutboxMessage, error: Exception) -> Result:
+def _given_up(message: Claimed, error: Exception) -> Result:
     """A last attempt: the message is failed and never tried again unless an admin retries it."""
     result: Result = {
         "status": OutboxStatus.FAILED,

@@ -6,8 +6,10 @@ Three timers run on every open ticket:
 - resolution, from submission, met by the decision.
 While the ticket awaits the reporter every timer stops, and the reporter's answer restarts them
 with the time that was left. The deadlines are columns on the ticket, kept here and nowhere
-else: ``recompute_deadlines`` runs whenever severity, category, team or status changes, and
-``next_due_at`` (the earliest deadline still running) orders the queue and wakes the sweep.
+else: ``recompute_deadlines`` runs whenever severity, category, team or status changes (and,
+through portal.services.sla_admin, when a policy or a team's calendar changes), and
+``next_due_at`` (the earliest deadline still running) orders the queue and wakes the sweep;
+``at_risk_at`` marks a quarter of a running timer left (``in_state``).
 
 Policies come from the ``sla_policies`` table where an owner or administrator has set one;
 otherwise the built-in defaults below apply.
@@ -234,7 +236,12 @@ def recompute_deadlines(ticket: Ticket) -> None:
         ticket.next_update_due_at = None
     ticket.next_due_at = None if ticket.sla_paused_at is not None else earliest_running(ticket)
     ticket.at_risk_at = min(
-        (warning_time(start, due, calendar) for _timer, start, due in running_timers(ticket)),
+        (
+            due
+            for running in running_timers(ticket)
+            for level, due in running.step_times(calendar)
+            if level is EscalationLevel.WARNING
+        ),
         default=None,
     )
     schedule_escalations(ticket, calendar)
@@ -323,33 +330,57 @@ STEP_EVENTS = {
 Step = tuple[Timer, datetime, EscalationLevel]  # (timer, its deadline, level)
 
 
-def running_timers(ticket: Ticket) -> list[tuple[Timer, datetime, datetime]]:
-    """(timer, when it started, its deadline) for each timer now running on the ticket."""
+@dataclass(frozen=True)
+class RunningTimer:
+    timer: Timer
+    start: datetime
+    deadline: datetime
+    # Working time it stood still while the ticket awaited the reporter: its deadline is that
+    # much later than its start plus its length.
+    stopped: timedelta
+
+    def length(self, calendar: Calendar) -> timedelta:
+        """The timer's own length in working time, without the time it stood still."""
+        return working_time_between(self.start, self.deadline, calendar) - self.stopped
+
+    def step_times(self, calendar: Calendar):
+        """When each step falls due, on the calendar: the warning once WARNING_SHARE of the
+        timer's length has run (so with a quarter of it left, however long it stood still),
+        the breach at the deadline, the administrators ADMINS_SHARE of its length after."""
+        length = self.length(calendar)
+        warning = add_working_time(self.start, length * WARNING_SHARE + self.stopped, calendar)
+        yield EscalationLevel.WARNING, warning
+        yield EscalationLevel.BREACH, self.deadline
+        yield (
+            EscalationLevel.ADMINS,
+            add_working_time(self.deadline, length * ADMINS_SHARE, calendar),
+        )
+
+
+def running_timers(ticket: Ticket) -> list[RunningTimer]:
+    """Each timer now running on the ticket (none while it awaits the reporter)."""
     if ticket.status not in TIMED_STATUSES or ticket.sla_paused_at is not None:
         return []
+    stopped = timedelta(seconds=ticket.sla_paused_seconds or 0)
     timers = []
     if ticket.first_response_at is None and ticket.first_response_due_at:
-        timers.append((Timer.FIRST_RESPONSE, ticket.created_at, ticket.first_response_due_at))
+        timers.append(
+            RunningTimer(
+                Timer.FIRST_RESPONSE, ticket.created_at, ticket.first_response_due_at, stopped
+            )
+        )
     if ticket.first_response_at is not None and ticket.next_update_due_at:
-        timers.append((Timer.NEXT_UPDATE, ticket.last_update_at, ticket.next_update_due_at))
+        update_stopped = timedelta(seconds=ticket.sla_update_paused_seconds or 0)
+        timers.append(
+            RunningTimer(
+                Timer.NEXT_UPDATE, ticket.last_update_at, ticket.next_update_due_at, update_stopped
+            )
+        )
     if ticket.resolve_due_at:
-        timers.append((Timer.RESOLUTION, ticket.created_at, ticket.resolve_due_at))
+        timers.append(
+            RunningTimer(Timer.RESOLUTION, ticket.created_at, ticket.resolve_due_at, stopped)
+        )
     return timers
-
-
-def warning_time(start: datetime, deadline: datetime, calendar: Calendar) -> datetime:
-    """When a timer from ``start`` to ``deadline`` becomes at risk: WARNING_SHARE of its
-    working time."""
-    length = working_time_between(start, deadline, calendar)
-    return add_working_time(start, length * WARNING_SHARE, calendar)
-
-
-def step_times(start: datetime, deadline: datetime, calendar: Calendar):
-    """When each step falls due for a timer from ``start`` to ``deadline``, on its calendar."""
-    length = working_time_between(start, deadline, calendar)
-    yield EscalationLevel.WARNING, warning_time(start, deadline, calendar)
-    yield EscalationLevel.BREACH, deadline
-    yield EscalationLevel.ADMINS, add_working_time(deadline, length * ADMINS_SHARE, calendar)
 
 
 def taken_steps(ticket: Ticket) -> set[Step]:
@@ -368,10 +399,11 @@ def pending_steps(ticket: Ticket, calendar: Calendar) -> list[tuple[datetime, St
     """Every step of the running timers not taken yet, with when it falls due, earliest first."""
     taken = taken_steps(ticket)
     pending = []
-    for timer, start, deadline in running_timers(ticket):
-        for level, due in step_times(start, deadline, calendar):
-            if (timer, deadline, level) not in taken:
-                pending.append((due, (timer, deadline, level)))
+    for running in running_timers(ticket):
+        for level, due in running.step_times(calendar):
+            step = (running.timer, running.deadline, level)
+            if step not in taken:
+                pending.append((due, step))
     return sorted(pending, key=lambda item: item[0])
 
 
@@ -492,8 +524,9 @@ def staff_locale(person: StaffUser) -> str:
 
 
 def recompute_open_tickets() -> int:
-    """Recompute every open ticket's deadlines (after an upgrade, or a change of policies or
-    calendars): replies already sent count as updates. Returns how many; the caller commits."""
+    """Recompute every open ticket's deadlines, after an upgrade that changes how they are
+    computed (saving a policy or a calendar recomputes the tickets it concerns by itself):
+    replies already sent count as updates. Returns how many; the caller commits."""
     tickets = db.session.scalars(
         sa.select(Ticket).where(Ticket.status.in_(TIMED_STATUSES)).order_by(Ticket.id)
     ).all()

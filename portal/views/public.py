@@ -13,7 +13,7 @@ from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
 from portal.i18n import LOCALE_COOKIE
 from portal.models import Severity
-from portal.scheduler import ClockState, clock_state
+from portal.scheduler import ClockState, clock_state, default_jobs
 from portal.security import is_safe_redirect_target
 from portal.services import sla
 
@@ -84,7 +84,11 @@ NOT_CACHED = {"Cache-Control": "no-store"}
 
 def current_clock_state() -> ClockState:
     silent_after = current_app.config["PORTAL_CLOCK_SILENT_AFTER_SECONDS"]
-    return clock_state(utcnow(), silent_after=timedelta(seconds=silent_after))
+    return clock_state(
+        utcnow(),
+        silent_after=timedelta(seconds=silent_after),
+        job_names=[job.name for job in default_jobs(current_app.config)],
+    )
 
 
 def clock_status() -> dict:
