@@ -3,6 +3,9 @@ deleting them, and each team's calendar; every change moves the open reports' de
 leaves an audit entry."""
 
 import json
+import re
+import threading
+from collections import Counter
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -10,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.i18n import LOCALE_COOKIE
 from portal.models import (
     Category,
     DurationUnit,
@@ -21,9 +25,13 @@ from portal.models import (
     Team,
     Ticket,
 )
-from portal.services.sla_admin import UnusableCalendar, set_team_calendar
+from portal.services import sla_admin
+from portal.services.sla import Span, Terms
+from portal.services.sla_admin import PolicyScope, UnusableCalendar, set_team_calendar
+from portal.services.staff_admin import AdminRefused
 from tests.factories import make_registry, make_team, make_ticket
 from tests.test_admin import audit, signed_in, signed_in_admin, submit, token
+from tests.test_sla_dashboard import statements
 
 PARIS = ZoneInfo("Europe/Paris")
 POLICIES = "/staff/admin/sla-policies"
@@ -163,10 +171,46 @@ def test_administration_links_to_service_levels_and_undelivered_e_mail_for_admin
     admins_page = admin.get("/staff/admin/").get_data(as_text=True)
     owners_page = owner.get("/staff/admin/").get_data(as_text=True)
 
-    assert f'href="{POLICIES}"' in admins_page
-    assert f'href="{POLICIES}"' in owners_page
+    # Named apart from the staff navigation's "Service levels" (the dashboard).
+    link = f'<a href="{POLICIES}">Service-level policies</a>'
+    assert link in admins_page
+    assert link in owners_page
+    assert "Service levels</a>" not in admins_page.split("<main")[1]
     assert 'href="/staff/admin/outbox"' in admins_page
     assert 'href="/staff/admin/outbox"' not in owners_page
+
+
+def test_each_policy_edit_link_names_the_reports_it_is_for(app, teams, admin):
+    add_policy(app, category=Category.BIAS, team_id=teams["second-line"])
+    add_policy(app, severity=Severity.LOW, team_id=teams["trust-safety"])
+
+    page = admin.get(POLICIES).get_data(as_text=True)
+
+    # Said in full to a screen reader's list of links, where the table's columns are not.
+    assert (
+        'Edit<span class="visually-hidden"> the policy for High: serious harm to me or others '
+        "(kind of problem: Bias or unfair treatment; team: Second line)</span>"
+    ) in page
+    assert (
+        'Edit<span class="visually-hidden"> the policy for Low: annoying or unhelpful (kind of '
+        "problem: Any; team: Trust and Safety)</span>"
+    ) in page
+    assert " policy 1<" not in page
+
+
+def test_an_owners_policies_page_costs_the_same_queries_however_many_policies(app, teams, owner):
+    add_policy(app, team_id=teams["trust-safety"])
+    with statements(app) as with_one_policy:
+        assert owner.get(POLICIES).status_code == 200
+    for category in (Category.BIAS, Category.PRIVACY, Category.MISINFORMATION):
+        add_policy(app, category=category, team_id=teams["trust-safety"])
+        add_policy(app, category=category, team_id=teams["second-line"])
+    with statements(app) as with_seven_policies:
+        page = owner.get(POLICIES).get_data(as_text=True)
+
+    # The owner's team's four policies are theirs to edit; the other team's are not.
+    assert len(re.findall(rf'href="{POLICIES}/\d+"', page)) == 4
+    assert len(with_seven_policies) == len(with_one_policy)
 
 
 # -- changing the terms -------------------------------------------------------------------------
@@ -188,7 +232,10 @@ def test_a_new_medium_policy_moves_open_medium_reports_but_not_decided_ones(app,
     response = submit(admin, NEW_POLICY, policy_form())
 
     assert response.status_code == 303
-    assert "1 open report got new deadlines." in flashed(admin, response)
+    # Two sentences, each translated whole, each a message of its own.
+    notices = flashed(admin, response)
+    assert "<p>Policy added.</p>" in notices
+    assert "<p>1 open report got new deadlines.</p>" in notices
     # 4 working hours: Monday 10:00 to 14:00. 3 business days of 8 hours: Thursday 10:00.
     assert deadlines(app, open_report) == (paris(2026, 11, 23, 14, 0), paris(2026, 11, 26, 10, 0))
     assert (deadlines(app, decided_report), deadlines(app, high_report)) == untouched
@@ -242,6 +289,63 @@ def test_a_policy_for_a_team_applies_to_that_teams_reports_only(app, teams, owne
     [entry] = audit(app, "sla_policy.created")
     assert entry.actor_id == f"staff:{owner.user_id}"
     assert json.loads(entry.payload)["team_id"] == teams["trust-safety"]
+
+
+def test_every_open_report_gets_new_deadlines_however_many_batches_they_take(app, teams):
+    filed = paris(2026, 11, 23, 10, 0)
+    reports = [file_report(app, filed, reporter_severity="medium") for _ in range(5)]
+    add_policy(app, severity=Severity.MEDIUM)  # round the clock: 4 hours to respond
+
+    with app.app_context():
+        medium = PolicyScope(for_appeals=False, severity=Severity.MEDIUM)
+        moved = sla_admin.recompute_deadlines_where(medium.open_tickets(), batch_size=2)
+        db.session.commit()
+
+    assert moved == 5
+    assert {deadlines(app, report)[0] for report in reports} == {paris(2026, 11, 23, 14, 0)}
+
+
+def what_they_read(executed: list[str]) -> Counter:
+    """How many statements read each table (by the first table after FROM)."""
+    return Counter(
+        match[1]
+        for statement in executed
+        if (match := re.match(r"SELECT\s.*?\sFROM\s+(\w+)", statement, re.S))
+    )
+
+
+def test_a_policy_change_reads_the_open_reports_at_once_and_a_few_statements_each(app, teams):
+    """Recomputing runs under the write lock, which holds up every new report on SQLite: its
+    cost must not grow by more than a few statements a report."""
+    filed = paris(2026, 11, 23, 10, 0)
+    for number in range(55):
+        # 5 high reports, then 50 medium ones; half of them for each team.
+        file_report(
+            app,
+            filed,
+            reporter_severity="high" if number < 5 else "medium",
+            category="privacy" if number % 2 else "bias",
+        )
+    terms = Terms(
+        True,
+        Span(4, DurationUnit.HOURS),
+        Span(1, DurationUnit.BUSINESS_DAYS),
+        Span(3, DurationUnit.BUSINESS_DAYS),
+    )
+    runs = []
+    for severity in (Severity.HIGH, Severity.MEDIUM):
+        with statements(app) as executed:
+            _policy, change = sla_admin.create_policy(PolicyScope(False, severity), terms)
+            db.session.commit()
+        runs.append((executed, change.payload["deadlines_moved"]))
+    (for_five, moved_five), (for_fifty, moved_fifty) = runs
+
+    assert (moved_five, moved_fifty) == (5, 50)
+    for table in ("tickets", "teams", "sla_escalations"):  # a batch at a time: one query here
+        assert what_they_read(for_fifty)[table] == what_they_read(for_five)[table] == 1
+    # The policies are read once, the escalations a batch at a time: each report costs its
+    # UPDATE only. 12 statements in all for 5 reports, 57 for 50.
+    assert len(for_fifty) - len(for_five) <= 1 * 45
 
 
 # -- who may change what ------------------------------------------------------------------------
@@ -315,6 +419,36 @@ def test_a_second_policy_for_the_same_reports_is_refused(app, teams, admin):
     ]
     assert len(audit(app, "sla_policy.created")) == 1
     assert audit(app, "sla_policy.updated") == []
+
+
+def test_two_administrators_adding_the_same_policy_at_once_get_one_policy(app, teams):
+    """The second one's check runs before the first one commits (on PostgreSQL it cannot see
+    the first policy): the unique scope key refuses it all the same."""
+    scope = PolicyScope(for_appeals=False, severity=Severity.HIGH)
+    terms = Terms(True, Span(4, DurationUnit.HOURS), None, Span(3, DurationUnit.BUSINESS_DAYS))
+    outcome = {}
+
+    def second_administrator() -> None:
+        with app.app_context():
+            try:
+                sla_admin.create_policy(scope, terms)
+                db.session.commit()
+                outcome["second"] = "saved"
+            except AdminRefused as refusal:
+                db.session.rollback()
+                outcome["second"] = refusal.reason
+
+    with app.app_context():
+        sla_admin.create_policy(scope, terms)  # flushed, not committed yet
+        second = threading.Thread(target=second_administrator)
+        second.start()
+        second.join(timeout=0.5)  # it waits for the first one's transaction meanwhile
+        db.session.commit()
+    second.join(timeout=30)
+
+    assert outcome == {"second": AdminRefused.SCOPE_TAKEN}
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SlaPolicy)) == 1
 
 
 @pytest.mark.parametrize(
@@ -444,7 +578,7 @@ def test_public_holidays_and_the_time_zone_are_set_on_the_calendar_page(app, tea
         2026, 12, 28, 16, 0, tzinfo=ZoneInfo("Europe/Berlin")
     )
     team_page = admin.get(f"/staff/admin/teams/{teams['trust-safety']}").get_data(as_text=True)
-    assert "Germany" in team_page
+    assert 'Germany (region <span class="reference-inline">BY</span>)' in team_page
     assert 'name="timezone"' not in team_page  # one place for the time zone: the calendar
 
 
@@ -513,6 +647,45 @@ def test_a_day_with_a_lunch_break_keeps_it_unless_its_times_are_changed(app, tea
             [0, "13:00", "17:00"],
             [1, "09:00", "16:00"],
         ]
+
+
+def test_overlapping_periods_kept_for_a_day_are_shown_on_that_days_hours(app, teams, admin):
+    # Stored before the calendar page checked them: Monday's two periods overlap.
+    with app.app_context():
+        db.session.get(Team, teams["trust-safety"]).working_hours = [
+            [0, "09:00", "13:00"],
+            [0, "12:00", "17:00"],
+            [1, "09:00", "17:00"],
+        ]
+        db.session.commit()
+
+    # Monday shows from 09:00 to 17:00 and is sent back so, which keeps its two periods.
+    week = {0: ("09:00", "17:00"), 1: ("09:00", "17:00")}
+    response = submit(admin, calendar_page(teams), calendar_form(week, holidays_country="FR"))
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<title>Error:" in page
+    summary = page.split('class="error-summary"')[1].split("</ul>")[0]
+    assert '<a href="#start_0">The working periods kept for Monday overlap' in summary
+    assert "#timezone" not in summary
+    assert 'id="start_0-error"' in page
+    with app.app_context():
+        assert db.session.get(Team, teams["trust-safety"]).holidays_country is None
+    assert audit(app, "team.calendar_changed") == []
+
+
+def test_the_regions_to_choose_from_are_listed_the_viewers_way(app, teams, admin):
+    answers = calendar_form(holidays_country="DE", holidays_subdivision="ZZ")
+
+    english = submit(admin, calendar_page(teams), answers).get_data(as_text=True)
+    admin.set_cookie(LOCALE_COOKIE, "fr", domain="redress.test")
+    french = submit(admin, calendar_page(teams), answers).get_data(as_text=True)
+
+    assert "Use one of: BB, BE, BW," in english
+    assert "SN, ST, TH, or Augsburg" in english
+    assert "SN, ST, TH ou Augsburg" in french
+    assert "Allemagne" in french
 
 
 def test_another_teams_calendar_is_refused_to_an_owner(app, teams, owner):

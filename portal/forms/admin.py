@@ -12,6 +12,7 @@ from functools import cache
 
 import holidays
 from babel.dates import get_day_names
+from babel.lists import format_list
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -30,7 +31,7 @@ from portal.forms import MaxChars, MultiCheckboxField, PortalForm, any_or, enum_
 from portal.i18n import current_locale_code, timezone_names, valid_timezone
 from portal.models import Category, DurationUnit, Role, Severity, Team, TicketKind
 from portal.models.casework import SAVED_REPLY_MAX_CHARS
-from portal.services.calendar import MIDNIGHT
+from portal.services.calendar import MIDNIGHT, Calendar, validate_calendar
 from portal.services.routing import DOWN, UP
 
 ACTIVE, DISABLED = "active", "disabled"
@@ -350,6 +351,13 @@ def holiday_regions() -> dict[str, tuple[str, ...]]:
     }
 
 
+NO_WORKING_DAY = _l(
+    "Choose at least one working day. Business-hours timers count working time only: without "
+    "any, a report would never fall due."
+)
+# A calendar for checking public holidays on their own: one working day, in UTC.
+_PLAIN_WEEK = ((0, time(9), time(17)),)
+
 # Each weekday's answers, made before the holiday fields of TeamCalendarForm so that they come
 # first in the form's order, which the error summary follows.
 _WORKING_DAY_FIELDS = {
@@ -401,12 +409,7 @@ class TeamCalendarForm(ZoneForm):
             # Every day checked, so that one answer shows every mistake at once.
             valid = self._check_hours(name, start, end) and valid
         if not working:
-            self.works_0.errors.append(
-                _(
-                    "Choose at least one working day. Business-hours timers count working time "
-                    "only: without any, a report would never fall due."
-                )
-            )
+            self.works_0.errors.append(NO_WORKING_DAY)
             valid = False
         return valid
 
@@ -453,10 +456,71 @@ class TeamCalendarForm(ZoneForm):
                     "“%(code)s” is not a region of %(country)s. Use one of: %(codes)s",
                     code=code,
                     country=country_name,
-                    codes=", ".join(regions),
+                    codes=format_list(list(regions), style="or", locale=current_locale_code()),
                 )
             )
         field.data = known[code.casefold()]  # as the holidays package spells it
+
+    def show_unusable(self, calendar: Calendar, problems: list[str]) -> None:
+        """Put what ``validate_calendar`` found wrong with ``calendar`` (these answers, which
+        ``set_team_calendar`` refused) on the questions at fault, in the viewer's language.
+
+        The calendar module names no question, and speaks English to operators: asked about one
+        part of the calendar at a time (the time zone, each day's hours, the holidays on a plain
+        week), it tells which parts are at fault, whatever its wording. ``problems`` that no
+        single part explains are shown as they are, on the first working day: a last resort.
+        """
+        faults = []
+        if validate_calendar(Calendar(timezone=calendar.timezone)):
+            faults.append((self.timezone, _("Choose a time zone from the list")))
+        names = weekday_names()
+        for day in WEEKDAYS:
+            hours = tuple(entry for entry in calendar.working_hours if entry[0] == day)
+            if hours and validate_calendar(Calendar(working_hours=hours)):
+                # Only a day kept with its stored periods gets here: one typed in is checked
+                # by ``validate``.
+                message = _(
+                    "The working periods kept for %(day)s overlap or end before they start. "
+                    "Change the start or end time to replace them with one period.",
+                    day=names[day],
+                )
+                faults.append((self[f"start_{day}"], message))
+        if not calendar.working_hours:
+            faults.append((self.works_0, NO_WORKING_DAY))
+        faults.extend(self._holiday_faults(calendar))
+        for field, message in faults:
+            field.errors.append(message)
+        if not faults:
+            self.works_0.errors.append(
+                _(
+                    "The timers could not run on this calendar: %(problems)s",
+                    # The calendar module's own English, separators included.
+                    problems="; ".join(problems),
+                )
+            )
+
+    def _holiday_faults(self, calendar: Calendar) -> list[tuple[Field, str]]:
+        country, region = calendar.holidays_country, calendar.holidays_subdivision
+        if country is None:
+            if region is None:
+                return []
+            return [
+                (
+                    self.holidays_subdivision,
+                    _("Choose the country first, or leave the region empty"),
+                )
+            ]
+        if validate_calendar(Calendar(working_hours=_PLAIN_WEEK, holidays_country=country)):
+            return [(self.holidays_country, _("Choose a country from the list"))]
+        in_region = Calendar(
+            working_hours=_PLAIN_WEEK, holidays_country=country, holidays_subdivision=region
+        )
+        if region is not None and validate_calendar(in_region):
+            message = _(
+                "Public holidays are not known for this region: check its code, or leave it empty"
+            )
+            return [(self.holidays_subdivision, message)]
+        return []
 
     def working_hours(
         self, stored: dict[int, list[tuple[time, time]]]

@@ -16,6 +16,8 @@ otherwise the built-in defaults below apply.
 """
 
 import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -132,9 +134,28 @@ def terms_for(ticket: Ticket) -> Terms:
     )
     if not for_appeals:
         query = query.where(SlaPolicy.severity == ticket.effective_severity)
-    policies = db.session.scalars(query.order_by(SlaPolicy.id)).all()
-    if policies:
-        best = max(policies, key=lambda p: (p.category is not None, p.team_id is not None, -p.id))
+    return _most_specific(ticket, db.session.scalars(query.order_by(SlaPolicy.id)).all())
+
+
+def terms_finder() -> Callable[[Ticket], Terms]:
+    """``terms_for`` for many tickets at once: every policy is read here, once."""
+    policies = db.session.scalars(sa.select(SlaPolicy).order_by(SlaPolicy.id)).all()
+    return lambda ticket: _most_specific(ticket, policies)
+
+
+def _most_specific(ticket: Ticket, policies: Sequence[SlaPolicy]) -> Terms:
+    for_appeals = ticket.status is Status.APPEALED
+    team_id = ticket.team.id if ticket.team is not None else ticket.team_id
+    applicable = [
+        policy
+        for policy in policies
+        if policy.for_appeals is for_appeals
+        and policy.category in (None, ticket.category)
+        and policy.team_id in (None, team_id)
+        and (for_appeals or policy.severity is ticket.effective_severity)
+    ]
+    if applicable:
+        best = max(applicable, key=lambda p: (p.category is not None, p.team_id is not None, -p.id))
         return Terms.of(best)
     return DEFAULT_APPEAL_TERMS if for_appeals else DEFAULT_TERMS[ticket.effective_severity]
 
@@ -198,24 +219,29 @@ def team_calendar(team: Team | None, *, business_hours: bool) -> Calendar:
     return calendar
 
 
-def calendar_for(ticket: Ticket) -> tuple[Terms, Calendar]:
+def calendar_for(ticket: Ticket, terms: Terms | None = None) -> tuple[Terms, Calendar]:
     # Reading the policies and the team must not flush the caller's unsaved changes: a save
     # that lost a race is then stopped at the caller's commit, like any other.
     with db.session.no_autoflush:
-        terms = terms_for(ticket)
+        if terms is None:
+            terms = terms_for(ticket)
         return terms, team_calendar(ticket.team, business_hours=terms.business_hours)
 
 
-def recompute_deadlines(ticket: Ticket) -> None:
+def recompute_deadlines(
+    ticket: Ticket, *, terms: Terms | None = None, taken: set["Step"] | None = None
+) -> None:
     """Set the ticket's deadlines from its policy, calendar and history; flushes nothing.
 
     Each timer is due its length of working time after it started, plus the working time it
-    spent stopped while the ticket awaited the reporter.
+    spent stopped while the ticket awaited the reporter. ``terms`` and ``taken`` (the ticket's
+    terms and escalation steps taken), when a caller recomputing many tickets has read them for
+    all at once (``terms_finder``, ``taken_steps_of``), spare two queries a ticket.
     """
     if ticket.status not in TIMED_STATUSES:
         ticket.next_due_at = ticket.at_risk_at = ticket.next_escalation_at = None
         return
-    terms, calendar = calendar_for(ticket)
+    terms, calendar = calendar_for(ticket, terms)
     # `or 0`: a ticket not yet flushed has no column defaults yet.
     paused = timedelta(seconds=ticket.sla_paused_seconds or 0)
     if ticket.first_response_at is None or ticket.first_response_due_at is None:
@@ -244,7 +270,7 @@ def recompute_deadlines(ticket: Ticket) -> None:
         ),
         default=None,
     )
-    schedule_escalations(ticket, calendar)
+    schedule_escalations(ticket, calendar, taken)
 
 
 def earliest_running(ticket: Ticket) -> datetime | None:
@@ -386,18 +412,32 @@ def running_timers(ticket: Ticket) -> list[RunningTimer]:
 def taken_steps(ticket: Ticket) -> set[Step]:
     if ticket.id is None:
         return set()
+    return taken_steps_of([ticket.id])[ticket.id]
+
+
+def taken_steps_of(ticket_ids: Iterable[int]) -> dict[int, set[Step]]:
+    """The steps taken on each of the tickets, in one query."""
+    taken: dict[int, set[Step]] = defaultdict(set)
     with db.session.no_autoflush:
         rows = db.session.execute(
-            sa.select(SlaEscalation.timer, SlaEscalation.deadline, SlaEscalation.level).where(
-                SlaEscalation.ticket_id == ticket.id
-            )
+            sa.select(
+                SlaEscalation.ticket_id,
+                SlaEscalation.timer,
+                SlaEscalation.deadline,
+                SlaEscalation.level,
+            ).where(SlaEscalation.ticket_id.in_(list(ticket_ids)))
         )
-        return {(timer, deadline, level) for timer, deadline, level in rows}
+        for ticket_id, timer, deadline, level in rows:
+            taken[ticket_id].add((timer, deadline, level))
+    return taken
 
 
-def pending_steps(ticket: Ticket, calendar: Calendar) -> list[tuple[datetime, Step]]:
+def pending_steps(
+    ticket: Ticket, calendar: Calendar, taken: set[Step] | None = None
+) -> list[tuple[datetime, Step]]:
     """Every step of the running timers not taken yet, with when it falls due, earliest first."""
-    taken = taken_steps(ticket)
+    if taken is None:
+        taken = taken_steps(ticket)
     pending = []
     for running in running_timers(ticket):
         for level, due in running.step_times(calendar):
@@ -407,8 +447,10 @@ def pending_steps(ticket: Ticket, calendar: Calendar) -> list[tuple[datetime, St
     return sorted(pending, key=lambda item: item[0])
 
 
-def schedule_escalations(ticket: Ticket, calendar: Calendar) -> None:
-    pending = pending_steps(ticket, calendar)
+def schedule_escalations(
+    ticket: Ticket, calendar: Calendar, taken: set[Step] | None = None
+) -> None:
+    pending = pending_steps(ticket, calendar, taken)
     ticket.next_escalation_at = pending[0][0] if pending else None
 
 

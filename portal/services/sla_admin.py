@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.extensions import db
 from portal.models import Category, Severity, SlaPolicy, Status, Team, Ticket
+from portal.models.sla import scope_key
 from portal.services import sla
 from portal.services.calendar import Calendar, validate_calendar
 from portal.services.errors import DomainError
@@ -151,16 +153,22 @@ def policy_values(policy: SlaPolicy) -> dict:
 
 
 def _check_scope_free(scope: PolicyScope, *, except_id: int | None = None) -> None:
-    query = sa.select(SlaPolicy.id).where(
-        SlaPolicy.for_appeals.is_(scope.for_appeals),
-        SlaPolicy.severity.is_not_distinct_from(scope.severity),
-        SlaPolicy.category.is_not_distinct_from(scope.category),
-        SlaPolicy.team_id.is_not_distinct_from(scope.team_id),
-    )
+    key = scope_key(scope.for_appeals, scope.severity, scope.category, scope.team_id)
+    query = sa.select(SlaPolicy.id).where(SlaPolicy.scope_key == key)
     if except_id is not None:
         query = query.where(SlaPolicy.id != except_id)
     if db.session.scalar(query.limit(1)) is not None:
         raise AdminRefused(AdminRefused.SCOPE_TAKEN)
+
+
+def _flush_policy() -> None:
+    """Write the policy; two administrators saving the same scope at once (which the check
+    above cannot see on PostgreSQL) meet the unique scope key, and the second is refused."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise AdminRefused(AdminRefused.SCOPE_TAKEN) from None
 
 
 def _set_policy(policy: SlaPolicy, scope: PolicyScope, terms: Terms) -> None:
@@ -183,7 +191,7 @@ def create_policy(scope: PolicyScope, terms: Terms) -> tuple[SlaPolicy, Change]:
     policy = SlaPolicy()
     _set_policy(policy, scope, terms)
     db.session.add(policy)
-    db.session.flush()
+    _flush_policy()
     moved = recompute_deadlines_where(scope.open_tickets())
     return policy, Change("sla_policy.created", {**policy_values(policy), "deadlines_moved": moved})
 
@@ -200,7 +208,7 @@ def update_policy(policy: SlaPolicy, scope: PolicyScope, terms: Terms) -> list[C
     changed = [name for name in after if after[name] != before[name]]
     if not changed:
         return []
-    db.session.flush()
+    _flush_policy()
     moved = recompute_deadlines_where(sa.or_(before_scope.open_tickets(), scope.open_tickets()))
     return [Change("sla_policy.updated", {**after, "changed": changed, "deadlines_moved": moved})]
 
@@ -216,23 +224,43 @@ def delete_policy(policy: SlaPolicy) -> Change:
     return Change("sla_policy.deleted", {**values, "deadlines_moved": moved})
 
 
-def recompute_deadlines_where(condition: sa.ColumnElement[bool]) -> int:
+# Tickets are recomputed this many at a time: the session then holds one batch, not every open
+# ticket, and the batch's teams come in one query.
+RECOMPUTE_BATCH = 500
+
+
+def recompute_deadlines_where(
+    condition: sa.ColumnElement[bool], *, batch_size: int = RECOMPUTE_BATCH
+) -> int:
     """Recompute the deadlines of the open tickets that match ``condition``, their rows locked
     (a colleague's concurrent change to one of them then meets the usual conflict rather than
-    losing ours); return how many got different deadlines. Flushes."""
-    tickets = db.session.scalars(
-        sa.select(Ticket)
-        .where(Ticket.status.in_(TIMED_STATUSES), condition)
-        .order_by(Ticket.id)
-        .with_for_update()
-    ).all()
-    moved = 0
-    for ticket in tickets:
-        before = _deadlines(ticket)
-        sla.recompute_deadlines(ticket)
-        moved += _deadlines(ticket) != before
-    db.session.flush()
-    return moved
+    losing ours); return how many got different deadlines. Flushes.
+
+    Runs under the write lock, which on SQLite holds up every new report: the policies are
+    read once, the tickets, their teams and their escalations a batch at a time, and each
+    ticket that moved costs an UPDATE.
+    """
+    terms_of = sla.terms_finder()
+    moved, last_id = 0, 0
+    while True:
+        batch = db.session.scalars(
+            sa.select(Ticket)
+            .where(Ticket.status.in_(TIMED_STATUSES), condition, Ticket.id > last_id)
+            .order_by(Ticket.id)
+            .limit(batch_size)
+            .options(selectinload(Ticket.team))
+            .with_for_update()
+        ).all()
+        taken = sla.taken_steps_of(ticket.id for ticket in batch)
+        for ticket in batch:
+            before = _deadlines(ticket)
+            sla.recompute_deadlines(ticket, terms=terms_of(ticket), taken=taken[ticket.id])
+            moved += _deadlines(ticket) != before
+        # Written batch by batch, so that the session can let the batch's tickets go.
+        db.session.flush()
+        if len(batch) < batch_size:
+            return moved
+        last_id = batch[-1].id
 
 
 def _deadlines(ticket: Ticket) -> tuple:
@@ -243,12 +271,13 @@ def _deadlines(ticket: Ticket) -> tuple:
 
 
 class UnusableCalendar(DomainError):
-    """``validate_calendar`` found fault with a calendar; ``problems`` says what (in English:
-    the calendar module's words for operators)."""
+    """``validate_calendar`` found fault with ``calendar``; ``problems`` says what, in English
+    (the calendar module's words for operators), but not which of its parts is at fault."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], calendar: Calendar):
         super().__init__("; ".join(problems))
         self.problems = problems
+        self.calendar = calendar
 
 
 def working_week(team: Team) -> dict[int, list[tuple[time, time]]]:
@@ -304,7 +333,7 @@ def set_team_calendar(
     # a team's working week cannot be empty.
     problems = validate_calendar(calendar) or ([] if hours else ["no working time in the week"])
     if problems:
-        raise UnusableCalendar(problems)
+        raise UnusableCalendar(problems, calendar)
     before = calendar_values(team)
     after = {
         "timezone": timezone,

@@ -8,6 +8,7 @@ Each POST is: a validated form, one service call, its audit entries, one commit,
 """
 
 import unicodedata
+from functools import partial
 
 import sqlalchemy as sa
 from babel import Locale
@@ -109,6 +110,25 @@ def _done(message: str, endpoint: str, **values):
     db.session.commit()
     flash(message, "success")
     return redirect(url_for(endpoint, **values), code=303)
+
+
+def _done_moving_deadlines(message: str, changes: list[Change], endpoint: str, **values):
+    """As ``_done``, then say how many open reports ``changes`` gave new deadlines. Two
+    messages, each translated whole: joined, they would get a space between sentences that
+    Chinese or Japanese does not put there."""
+    response = _done(message, endpoint, **values)
+    flash(deadlines_moved(changes), "success")
+    return response
+
+
+def deadlines_moved(changes: list[Change]) -> str:
+    """How many open reports the changes gave new deadlines, in words."""
+    count = sum(change.payload.get("deadlines_moved", 0) for change in changes)
+    if not count:
+        return _("No open report got new deadlines.")
+    return ngettext(
+        "%(num)d open report got new deadlines.", "%(num)d open reports got new deadlines.", count
+    )
 
 
 # -- loaders ------------------------------------------------------------------------------------
@@ -425,16 +445,6 @@ def _calendar_form(team: Team, week: dict) -> TeamCalendarForm:
     return form
 
 
-def deadlines_moved(changes: list[Change]) -> str:
-    """How many open reports the changes gave new deadlines, in words."""
-    count = sum(change.payload.get("deadlines_moved", 0) for change in changes)
-    if not count:
-        return _("No open report got new deadlines.")
-    return ngettext(
-        "%(num)d open report got new deadlines.", "%(num)d open reports got new deadlines.", count
-    )
-
-
 @bp.route("/teams/<int:team_id>/calendar", methods=["GET", "POST"])
 def team_calendar(team_id: int):
     """The team's time zone, working week and public holidays, on which its business-hours
@@ -453,17 +463,13 @@ def team_calendar(team_id: int):
             )
         except UnusableCalendar as unusable:
             # The form's own checks catch what people get wrong; this is the calendar module's
-            # last word, in its own (English) terms.
-            form.timezone.errors.append(
-                _(
-                    "The timers could not run on this calendar: %(problems)s",
-                    problems="; ".join(unusable.problems),
-                )
-            )
+            # last word (a day's stored periods that overlap, say), put on the question at fault.
+            form.show_unusable(unusable.calendar, unusable.problems)
         else:
             _record(changes, object_type="team", object_id=team.id)
-            message = " ".join((_("Calendar saved."), deadlines_moved(changes)))
-            return _done(message, "admin.team_calendar", team_id=team.id)
+            return _done_moving_deadlines(
+                _("Calendar saved."), changes, "admin.team_calendar", team_id=team.id
+            )
     return render_template(
         "admin/team_calendar.html",
         form=form,
@@ -785,19 +791,20 @@ POLICY_REFUSALS = {
 }
 
 
-def can_edit_policy(policy: SlaPolicy) -> bool:
-    """Administrators edit every policy; owners the policies of the teams they manage. A policy
-    that names no team holds for every team's reports (and one that names no category either
-    is published to reporters on the home page): administrators' only."""
-    if scope.is_admin(_actor()):
+def can_edit_policy(policy: SlaPolicy, managed: set[int] | None) -> bool:
+    """Administrators edit every policy; owners the policies of the teams they manage
+    (``managed``, from ``scope.managed_team_ids``: None for administrators). A policy that
+    names no team holds for every team's reports (and one that names no category either is
+    published to reporters on the home page): administrators' only."""
+    if managed is None:
         return True
-    return policy.team is not None and scope.can_manage_team(_actor(), policy.team)
+    return policy.team_id is not None and policy.team_id in managed
 
 
 def load_sla_policy(policy_id: int) -> SlaPolicy:
     """The policy, for someone who may edit it. 404 if there is none, 403 for anyone else."""
     policy = db.session.get(SlaPolicy, policy_id) or abort(404)
-    if not can_edit_policy(policy):
+    if not can_edit_policy(policy, scope.managed_team_ids(_actor())):
         abort(403)
     return policy
 
@@ -806,13 +813,16 @@ def load_sla_policy(policy_id: int) -> SlaPolicy:
 def sla_policies():
     """The terms in force: for every report of each severity and for appeals (a policy, else
     the built-in default), then the policies for a kind of problem or a team. Service levels
-    are no secret among staff; each row links to its form where the viewer may edit it."""
+    are no secret among staff; each row links to its form where the viewer may edit it.
+    The teams the viewer manages are read once, not once a row."""
+    managed = scope.managed_team_ids(_actor())
     return render_template(
         "admin/sla_policies.html",
         listing=sla_admin.policies_in_force(),
-        can_edit=can_edit_policy,
-        is_admin=scope.is_admin(_actor()),
-        may_add=bool(managed_teams()),
+        can_edit=partial(can_edit_policy, managed=managed),
+        is_admin=managed is None,
+        # Administrators may always add one (for every team, at least); owners for their teams.
+        may_add=managed is None or bool(managed),
         APPEALS=APPEALS,
     )
 
@@ -912,8 +922,9 @@ def new_sla_policy():
             _refused(form, POLICY_REFUSALS, refused.reason)
         else:
             _record([change], object_type="sla_policy", object_id=policy.id)
-            message = " ".join((_("Policy added."), deadlines_moved([change])))
-            return _done(message, "admin.sla_policies", _anchor=f"policy-{policy.id}")
+            return _done_moving_deadlines(
+                _("Policy added."), [change], "admin.sla_policies", _anchor=f"policy-{policy.id}"
+            )
     return render_template("admin/sla_policy_form.html", form=form, policy=None)
 
 
@@ -929,8 +940,9 @@ def edit_sla_policy(policy_id: int):
             _refused(form, POLICY_REFUSALS, refused.reason)
         else:
             _record(changes, object_type="sla_policy", object_id=policy.id)
-            message = " ".join((_("Policy saved."), deadlines_moved(changes)))
-            return _done(message, "admin.sla_policies", _anchor=f"policy-{policy.id}")
+            return _done_moving_deadlines(
+                _("Policy saved."), changes, "admin.sla_policies", _anchor=f"policy-{policy.id}"
+            )
     return render_template(
         "admin/sla_policy_form.html", form=form, policy=policy, delete_form=ConfirmForm()
     )
@@ -944,4 +956,4 @@ def delete_sla_policy(policy_id: int):
         abort(400)
     change = sla_admin.delete_policy(policy)
     _record([change], object_type="sla_policy", object_id=policy_id)
-    return _done(" ".join((_("Policy deleted."), deadlines_moved([change]))), "admin.sla_policies")
+    return _done_moving_deadlines(_("Policy deleted."), [change], "admin.sla_policies")
