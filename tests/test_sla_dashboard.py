@@ -3,6 +3,7 @@
 (every team, and the reports no team owns yet), as a chart and as a table with the same
 numbers."""
 
+import html
 import re
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ from babel.numbers import format_percent
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import Role, SlaState, Status
+from portal.models import Role, SlaState, Status, Ticket
+from portal.services import sla
 from portal.services.sla_report import (
     Compliance,
     SlaReport,
@@ -23,9 +25,11 @@ from portal.services.sla_report import (
     TeamFigures,
     report_for,
 )
+from portal.services.tickets import withdraw
 from portal.views.dashboard import bar_chart, render_dashboard
 from tests.factories import make_staff, make_team, make_ticket
 from tests.signing_in import sign_in
+from tests.test_queue import listed
 from tests.test_security import inline_code
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -49,10 +53,10 @@ def teams(app) -> dict[str, int]:
         return {"alpha": alpha.id, "beta": beta.id}
 
 
-def report(app, team_id: int | None, *, now: datetime = NOW, created=None, **columns):
+def report(app, team_id: int | None, *, now: datetime = NOW, created=None, **columns) -> str:
     """A report of ``team_id`` sent ``created`` (a day before ``now`` unless given), then with
     ``columns`` set as the SLA service would have left them. Every deadline not given is far
-    away, so that it counts nowhere. Commits."""
+    away, so that it counts nowhere. Commits; returns its reference."""
     created = created or now - timedelta(days=1)
     with app.app_context():
         ticket, _token = make_ticket(app, now=created)
@@ -68,7 +72,7 @@ def report(app, team_id: int | None, *, now: datetime = NOW, created=None, **col
         for column, value in {**defaults, **columns}.items():
             setattr(ticket, column, value)
         db.session.commit()
-        return ticket.id
+        return ticket.reference
 
 
 def on_time(app, team_id, now=NOW, **columns):
@@ -185,6 +189,7 @@ def test_a_target_whose_clock_had_stopped_or_whose_report_is_gone_is_not_missed(
     past = NOW - timedelta(days=2)
     # Waiting for the reporter since before the deadline: it moves once they answer.
     awaiting_reporter(app, alpha, resolve_due_at=past, sla_paused_at=past - timedelta(hours=1))
+    # Withdrawn before its deadline came (no breach was recorded for it).
     report(app, alpha, status=Status.WITHDRAWN, resolve_due_at=past)
     report(
         app,
@@ -201,6 +206,62 @@ def test_a_target_whose_clock_had_stopped_or_whose_report_is_gone_is_not_missed(
 
     assert alpha_figures.first_response == Compliance()
     assert alpha_figures.resolution == Compliance(met=0, missed=1)
+
+
+def critical_report_of(app, team_id: int, *, sent: datetime) -> int:
+    """A critical report sent at ``sent``, through the service: on the built-in terms (around
+    the clock) its first response is due an hour later and its decision a day later. Returns
+    its id."""
+    with app.app_context():
+        ticket, _token = make_ticket(app, now=sent, reporter_severity="critical")
+        ticket.team_id = team_id
+        db.session.commit()
+        assert ticket.first_response_due_at == sent + timedelta(hours=1)
+        assert ticket.resolve_due_at == sent + timedelta(days=1)
+        return ticket.id
+
+
+def sweep_and_withdraw(app, ticket_id: int, *, swept: datetime, withdrawn: datetime) -> None:
+    """The clock's sweep at ``swept`` and the reporter's withdrawal at ``withdrawn``, in the
+    order they happened, each committed as the clock and the request would."""
+    steps = sorted([(swept, "sweep"), (withdrawn, "withdraw")])
+    for moment, step in steps:
+        with app.app_context():
+            if step == "sweep":
+                sla.sweep(now=moment)
+            else:
+                withdraw(db.session.get(Ticket, ticket_id), reason=None, now=moment)
+            db.session.commit()
+
+
+def test_a_report_withdrawn_after_its_deadline_passed_still_counts_as_missed(app, teams):
+    alpha = teams["alpha"]
+    sent = NOW - timedelta(days=3)
+    ticket_id = critical_report_of(app, alpha, sent=sent)
+    # Nobody answered within the hour; the sweep breached it; the reporter gave up.
+    sweep_and_withdraw(
+        app, ticket_id, swept=sent + timedelta(hours=2), withdrawn=sent + timedelta(hours=3)
+    )
+
+    alpha_figures = row(figures_of(app, {alpha}), "Alpha team")
+
+    assert alpha_figures.first_response == Compliance(met=0, missed=1)
+    # Its decision was due a day after it was sent, long after it was withdrawn: neither.
+    assert alpha_figures.resolution == Compliance()
+
+
+def test_a_report_withdrawn_before_its_deadline_counts_neither_way(app, teams):
+    alpha = teams["alpha"]
+    sent = NOW - timedelta(days=3)
+    ticket_id = critical_report_of(app, alpha, sent=sent)
+    sweep_and_withdraw(
+        app, ticket_id, swept=sent + timedelta(hours=2), withdrawn=sent + timedelta(minutes=30)
+    )
+
+    alpha_figures = row(figures_of(app, {alpha}), "Alpha team")
+
+    assert alpha_figures.first_response == Compliance()
+    assert alpha_figures.resolution == Compliance()
 
 
 def test_a_team_without_targets_in_the_window_has_no_data_rather_than_zero(app, teams):
@@ -521,17 +582,28 @@ def test_the_chart_describes_in_words_what_the_table_counts(app, admin, teams, n
 def test_at_risk_and_breached_figures_lead_to_the_queue_filtered_to_the_team(
     app, admin, teams, now
 ):
-    alpha = teams["alpha"]
-    at_risk(app, alpha, now)
-    breached(app, alpha, now)
+    alpha, beta = teams["alpha"], teams["beta"]
+    counted = {
+        "at_risk": {at_risk(app, alpha, now), at_risk(app, alpha, now)},
+        "breached": {breached(app, alpha, now)},
+    }
+    # In neither figure: on time or waiting in the same team; at risk or breached in another.
+    on_time(app, alpha, now)
+    awaiting_reporter(app, alpha, now)
+    at_risk(app, beta, now)
+    breached(app, beta, now)
 
     page = read(admin.get("/staff/sla"))
 
-    for state in ("at_risk", "breached"):
-        label = {"at_risk": "At risk", "breached": "Breached"}[state]
-        address = page.links[f"1 ({label} in Alpha team: show them in the queue)"]
+    for state, label in (("at_risk", "At risk"), ("breached", "Breached")):
+        references = counted[state]
+        address = page.links[f"{len(references)} ({label} in Alpha team: show them in the queue)"]
         assert urlsplit(address).path == "/staff/queue"
         assert parse_qs(urlsplit(address).query) == {"team": [str(alpha)], "sla": [state]}
+        queue_page = admin.get(address)
+        assert queue_page.status_code == 200
+        shown = listed(html.unescape(queue_page.get_data(as_text=True)))
+        assert sorted(shown) == sorted(references)
 
 
 def test_an_owner_sees_their_team_and_an_administrator_every_team_and_the_unowned(

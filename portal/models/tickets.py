@@ -63,8 +63,7 @@ class Ticket(db.Model):
         # one team's (an agent's usual view); the service levels are ranges of the same walk
         # (portal.services.sla.in_state). Partial, so that no index on next_due_at holds the
         # NULL bucket of every closed report: SQLite's statistics (one average per value)
-        # would take it for a handful of rows and read it all. The reports with no deadline
-        # running follow, one status at a time, through ix_tickets_queue_status.
+        # would take it for a handful of rows and read it all.
         sa.Index(
             "ix_tickets_queue_due",
             "next_due_at",
@@ -80,12 +79,68 @@ class Ticket(db.Model):
             sqlite_where=sa.text("next_due_at IS NOT NULL"),
             postgresql_where=sa.text("next_due_at IS NOT NULL"),
         ),
+        # Then the open reports with no deadline running (waiting for the reporter, or not yet
+        # recomputed after an upgrade), one status at a time; the SLA dashboard counts them
+        # through it too. Partial on the open statuses (portal.services.sla.TIMED_STATUSES),
+        # so that it holds just those: through ix_tickets_queue_status, the walk of a status
+        # whose every report has a deadline would read them all to find none. The deadline,
+        # NULL throughout, leads the order, which no other index then gives (see
+        # portal.services.queue._nothing_due). The statuses are literal text: a status written
+        # into a statement implies the condition on both databases, and the dashboard repeats
+        # it to the letter (portal.services.queue.OPEN_NOTHING_DUE).
+        sa.Index(
+            "ix_tickets_queue_open_nothing_due",
+            "status",
+            "next_due_at",
+            "created_at",
+            "id",
+            sqlite_where=sa.text(
+                "next_due_at IS NULL AND (status = 'new' OR status = 'triaged'"
+                " OR status = 'investigating' OR status = 'awaiting_reporter'"
+                " OR status = 'appealed')"
+            ),
+            postgresql_where=sa.text(
+                "next_due_at IS NULL AND (status = 'new' OR status = 'triaged'"
+                " OR status = 'investigating' OR status = 'awaiting_reporter'"
+                " OR status = 'appealed')"
+            ),
+        ),
         # The sweep's claim repeats this condition exactly (portal.services.sla.ESCALATION_DUE).
         sa.Index(
             "ix_tickets_escalation_due",
             "next_escalation_at",
             sqlite_where=sa.text("next_escalation_at IS NOT NULL"),
             postgresql_where=sa.text("next_escalation_at IS NOT NULL"),
+        ),
+        # The SLA dashboard's last 30 days (portal.services.sla_report), for each target (the
+        # first response, the decision): the targets met, by when (the window's range, for the
+        # compliance and the medians), and the targets not met, by their deadline. Partial, so
+        # that each holds only what its range can find: a new report enters the two indexes of
+        # targets not met, and moves to the other of each pair as that target is met. The
+        # queries repeat each condition exactly.
+        sa.Index(
+            "ix_tickets_first_response_at",
+            "first_response_at",
+            sqlite_where=sa.text("first_response_at IS NOT NULL"),
+            postgresql_where=sa.text("first_response_at IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_tickets_first_response_unmet",
+            "first_response_due_at",
+            sqlite_where=sa.text("first_response_at IS NULL"),
+            postgresql_where=sa.text("first_response_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_tickets_decided_at",
+            "decided_at",
+            sqlite_where=sa.text("decided_at IS NOT NULL"),
+            postgresql_where=sa.text("decided_at IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_tickets_decision_unmet",
+            "resolve_due_at",
+            sqlite_where=sa.text("decided_at IS NULL"),
+            postgresql_where=sa.text("decided_at IS NULL"),
         ),
     )
 

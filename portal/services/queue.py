@@ -5,9 +5,10 @@ one of four orders, each an index order: ``ix_tickets_queue_<column>`` is (colum
 id), so an equality filter plus a date order is an index range scan that stops after a page,
 the severity order walks ``ix_tickets_queue_priority``, and "next due first" (the default)
 walks ``ix_tickets_queue_due`` (or one team's ``ix_tickets_queue_team_due``), then the reports
-with nothing due one status at a time (see ``_due_walks``). Pages follow each other by keyset
-(the last row's sort key, in the opaque ``after`` cursor), never by OFFSET, so page 400 costs
-what page 1 does. Counts stop at ``COUNT_CAP``: "1,000+" is all a triage view needs to know.
+with nothing due one status at a time (``ix_tickets_queue_open_nothing_due`` for the open
+statuses; see ``_due_walks``). Pages follow each other by keyset (the last row's sort key, in
+the opaque ``after`` cursor), never by OFFSET, so page 400 costs what page 1 does. Counts stop
+at ``COUNT_CAP``: "1,000+" is all a triage view needs to know.
 
 The functions take explicit arguments (the viewer's visible teams, already resolved, and the
 time the service levels are judged at), so that tests/test_queue_plans.py can EXPLAIN exactly
@@ -212,7 +213,10 @@ def _filtered(
     ):
         statuses = sorted(filters.statuses)
         if len(statuses) == 1:
-            query = query.where(Ticket.status == statuses[0])
+            # Written into the statement, not sent as a parameter: both databases then see that
+            # an open status lies in the list of ix_tickets_queue_open_nothing_due (PostgreSQL's
+            # generic plans, made once for any parameter, could not use that index).
+            query = query.where(Ticket.status == _named(statuses[0]))
         else:
             query = query.where(Ticket.status.in_(statuses))
     equalities = (
@@ -247,6 +251,11 @@ def _filtered(
     return query
 
 
+def _named(status: Status) -> sa.BindParameter:
+    """``status`` as a literal of the statement's text."""
+    return sa.literal(status, Ticket.status.type, literal_execute=True)
+
+
 def _position(after: Cursor, *columns) -> sa.Tuple:
     """The cursor's values for ``columns``, typed as the columns are."""
     return sa.tuple_(*(sa.literal(getattr(after, column.key), column.type) for column in columns))
@@ -272,6 +281,15 @@ def _ordered(query: sa.Select, sort: QueueSort, after: Cursor | None) -> sa.Sele
 # exactly so that both databases can use them.
 DEADLINE_RUNNING = Ticket.next_due_at.is_not(None)
 NOTHING_DUE = Ticket.next_due_at.is_(None)
+# The open reports (``sla.TIMED_STATUSES``) with no deadline running: the WHERE of
+# ix_tickets_queue_open_nothing_due, as literal text written exactly as the index's, for a count
+# of them all (the SLA dashboard's). A walk of one status need not repeat it: the status,
+# written into the statement, implies it on both databases.
+OPEN_NOTHING_DUE = sa.text(
+    "next_due_at IS NULL AND (status = 'new' OR status = 'triaged'"
+    " OR status = 'investigating' OR status = 'awaiting_reporter'"
+    " OR status = 'appealed')"
+)
 # The reports with no deadline running come one status at a time, in this order: those waiting
 # for the reporter first (in the default view, the only ones once deadlines are computed).
 NOTHING_DUE_STATUSES = (
@@ -287,11 +305,20 @@ def _by_deadline(query: sa.Select, after: Cursor | None) -> sa.Select:
     return query if after is None else query.where(sa.tuple_(*key) > _position(after, *key))
 
 
-def _nothing_due(query: sa.Select, after: Cursor | None) -> sa.Select:
-    """The reports of one status with no running deadline, oldest first: a range of
-    ``ix_tickets_queue_status``, which ends in the date."""
+def _nothing_due(query: sa.Select, status: Status, after: Cursor | None) -> sa.Select:
+    """The reports of ``status`` with no running deadline, oldest first.
+
+    For an open status, a range of ``ix_tickets_queue_open_nothing_due``, which holds just
+    those: few but the reports waiting for the reporter, and often none, which a walk through
+    ``ix_tickets_queue_status`` would read every report of the status to find out. The order
+    is led by the deadline, NULL throughout, so that this index is the only one in that order:
+    ordered by date alone, PostgreSQL would walk ``ix_tickets_created_at``, taking NULL
+    deadlines for as common among the new reports as among all, and read every ticket to find
+    none. For any other status, where no deadline runs, a range of ``ix_tickets_queue_status``.
+    """
     key = (Ticket.created_at, Ticket.id)
-    query = query.where(NOTHING_DUE).order_by(*key)
+    order = (Ticket.next_due_at, *key) if status in sla.TIMED_STATUSES else key
+    query = query.where(NOTHING_DUE).order_by(*order)
     return query if after is None else query.where(sa.tuple_(*key) > _position(after, *key))
 
 
@@ -324,7 +351,7 @@ def _due_walks(
     for status in statuses:
         one_status = replace(filters, statuses=frozenset({status}))
         resume = after if after is not None and status is after.status else None
-        walks.append(_nothing_due(_filtered(one_status, visible_team_ids, now), resume))
+        walks.append(_nothing_due(_filtered(one_status, visible_team_ids, now), status, resume))
     return walks
 
 

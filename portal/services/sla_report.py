@@ -8,15 +8,18 @@ stand still) and those on time, at risk or breached, in the very terms the queue
 The last 30 days, for the first response and for the decision (the resolution timer):
 - a target is *met* when it was met in the window, on or before its deadline;
 - it is *missed* when its deadline passed in the window without it being met on time: met late,
-  or not met at all while the ticket was still running (open and not stopped for the reporter
-  before the deadline, or decided only after it);
-- compliance is met / (met + missed), and there is none ("no data") when both are 0. A report
-  withdrawn or merged before its target was met counts neither way; spam never counts.
+  or not met at all although its clock was running when the deadline came (see
+  ``_running_at_deadline``), whatever became of the report since;
+- compliance is met / (met + missed), and there is none ("no data") when both are 0. A deadline
+  that came while the report waited for the reporter, or after it was withdrawn or merged,
+  counts neither way; spam never counts.
 The medians are wall-clock time from submission to the first response and to the decision (so
 nights, weekends and waits for the reporter included), for the targets met in the window.
 
-Each figure is one grouped query for all the teams shown, never one per team; only the
-durations of the window's answered and decided reports are read row by row (the medians).
+Each figure is one grouped query for all the teams shown, never one per team (four queries
+and the teams' names in all); only the durations of the window's answered and decided reports
+are read row by row (the medians). Every query is a range of an index, bounded by the window
+or by the open reports, whatever the number of tickets (tests/test_dashboard_plans.py).
 """
 
 import statistics
@@ -29,7 +32,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
 
 from portal.extensions import db
-from portal.models import SlaState, Status, Team, Ticket
+from portal.models import EscalationLevel, SlaEscalation, SlaState, Status, Team, Ticket, Timer
+from portal.services.queue import DEADLINE_RUNNING, OPEN_NOTHING_DUE
 from portal.services.sla import TIMED_STATUSES, in_state
 
 WINDOW = timedelta(days=30)
@@ -145,8 +149,8 @@ def report_for(team_ids: set[int] | None, *, now: datetime) -> SlaReport:
         standing_by_team(team_ids, now),
         first_responses,
         resolutions,
-        durations_by_team(team_ids, Ticket.first_response_at, since=since, now=now),
-        durations_by_team(team_ids, Ticket.decided_at, since=since, now=now),
+        durations_by_team(team_ids, FIRST_RESPONSE.met_at, since=since, now=now),
+        durations_by_team(team_ids, DECISION.met_at, since=since, now=now),
         now=now,
         with_unowned=team_ids is None,
     )
@@ -172,61 +176,136 @@ def team_names(team_ids: set[int] | None) -> list[tuple[int, str]]:
 
 
 def standing_by_team(team_ids: set[int] | None, now: datetime) -> dict[TeamKey, Standing]:
-    """The open reports of each team now, counted in one pass."""
+    """The open reports of each team now, counted in one query over two index ranges: those
+    whose deadline runs (``ix_tickets_queue_due``, or one team's ``ix_tickets_queue_team_due``)
+    and the open ones with none running (``ix_tickets_queue_open_nothing_due``). Asked for as
+    "the open statuses", SQLite would judge from the average status, a ninth of the table, and
+    read every ticket rather than sort the few it counts by team."""
     states = list(SlaState)
-    query = _scoped(
-        sa.select(
-            Ticket.team_id,
-            sa.func.count(),
-            sa.func.count().filter(Ticket.status == Status.AWAITING_REPORTER),
-            *(sa.func.count().filter(in_state(state, now)) for state in states),
-        )
-        .where(Ticket.status.in_(TIMED_STATUSES))
-        .group_by(Ticket.team_id),
-        team_ids,
-    )
-    standings = {}
-    for team_id, open_count, awaiting, *by_state in db.session.execute(query):
+
+    def counted(reports: sa.ColumnElement[bool]) -> sa.Select:
+        return _scoped(
+            sa.select(
+                Ticket.team_id,
+                sa.func.count(),
+                sa.func.count().filter(Ticket.status == Status.AWAITING_REPORTER),
+                *(sa.func.count().filter(in_state(state, now)) for state in states),
+            ).where(reports),
+            team_ids,
+        ).group_by(Ticket.team_id)
+
+    # A running deadline implies an open status; asked for all the same, so that a report
+    # that somehow kept one once closed is not counted as open.
+    running = counted(sa.and_(DEADLINE_RUNNING, Ticket.status.in_(TIMED_STATUSES)))
+    standings = defaultdict(Standing)
+    for team_id, open_count, awaiting, *by_state in db.session.execute(
+        sa.union_all(running, counted(OPEN_NOTHING_DUE))
+    ):
         counts = dict(zip(states, by_state, strict=True))
-        standings[team_id] = Standing(
+        standings[team_id] += Standing(
             open=open_count,
             awaiting_reporter=awaiting,
             on_time=counts[SlaState.ON_TIME],
             at_risk=counts[SlaState.AT_RISK],
             breached=counts[SlaState.BREACHED],
         )
-    return standings
+    return dict(standings)
 
 
 def _in_window(moment: sa.ColumnElement, since: datetime, now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(moment > since, moment <= now)
 
 
-def _still_running_at(deadline: sa.ColumnElement) -> sa.ColumnElement[bool]:
-    """An unmet target's clock was running when its deadline came: the ticket is still open and
-    was not stopped for the reporter before the deadline, or it was decided only after it."""
+@dataclass(frozen=True)
+class Target:
+    """What meets a timer, and its deadline. Each condition is the WHERE of a partial index in
+    ``Ticket.__table_args__``, repeated exactly so that both databases can use it: ``met``
+    holds the targets met (by when), ``unmet`` the others (by deadline)."""
+
+    timer: Timer
+    met_at: InstrumentedAttribute
+    deadline: InstrumentedAttribute
+
+    @property
+    def met(self) -> sa.ColumnElement[bool]:
+        return self.met_at.is_not(None)
+
+    @property
+    def unmet(self) -> sa.ColumnElement[bool]:
+        return self.met_at.is_(None)
+
+
+FIRST_RESPONSE = Target(
+    Timer.FIRST_RESPONSE, Ticket.first_response_at, Ticket.first_response_due_at
+)
+DECISION = Target(Timer.RESOLUTION, Ticket.decided_at, Ticket.resolve_due_at)
+
+
+def _running_at_deadline(target: Target) -> sa.ColumnElement[bool]:
+    """An unmet target's clock was running when its deadline came: the report is still open
+    and was not stopped for the reporter before the deadline, or it was decided only after
+    it, or the sweep recorded this very deadline's breach (so its clock ran then, whatever
+    became of the report since: withdrawn or merged).
+
+    A withdrawn or merged report keeps no time of leaving on its row (``closed_at`` is set on
+    closing only, ``updated_at`` by any later change, ``breached_at`` by the first breach of
+    any timer), hence the breach's own row, found by its unique key (ticket, timer, deadline,
+    level). A deadline that passed while the clock process was down, for a report withdrawn
+    before it caught up, is not recorded and so counts neither way.
+    """
+    deadline = target.deadline
+    breach_recorded = (
+        sa.select(SlaEscalation.id)
+        .where(
+            SlaEscalation.ticket_id == Ticket.id,
+            SlaEscalation.timer == target.timer,
+            SlaEscalation.deadline == deadline,
+            SlaEscalation.level == EscalationLevel.BREACH,
+        )
+        .exists()
+    )
     return sa.or_(
         sa.and_(
             Ticket.status.in_(TIMED_STATUSES),
             sa.or_(Ticket.sla_paused_at.is_(None), Ticket.sla_paused_at >= deadline),
         ),
         Ticket.decided_at > deadline,
+        breach_recorded,
     )
 
 
-def met_in_window(
-    met_at: sa.ColumnElement, deadline: sa.ColumnElement, *, since: datetime, now: datetime
-) -> sa.ColumnElement[bool]:
-    return sa.and_(_in_window(met_at, since, now), met_at <= deadline)
+def _met_targets(target: Target, team_ids: set[int] | None, *, since: datetime, now: datetime):
+    """Per team, the targets met in the window: on time, or late for a deadline in the window
+    (missed). A range of the index of met targets, by when they were met (one met after
+    ``now``, while the figures are being read, is left to the next view)."""
+    met_at, deadline = target.met_at, target.deadline
+    return _scoped(
+        sa.select(
+            Ticket.team_id,
+            sa.literal(target.timer.value).label("timer"),
+            sa.func.count().filter(met_at <= deadline).label("met"),
+            sa.func.count()
+            .filter(sa.and_(_in_window(deadline, since, now), met_at > deadline))
+            .label("missed"),
+        ).where(target.met, _in_window(met_at, since, now)),
+        team_ids,
+    ).group_by(Ticket.team_id)
 
 
-def missed_in_window(
-    met_at: sa.ColumnElement, deadline: sa.ColumnElement, *, since: datetime, now: datetime
-) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        _in_window(deadline, since, now),
-        sa.or_(met_at > deadline, sa.and_(met_at.is_(None), _still_running_at(deadline))),
-    )
+def _unmet_targets(target: Target, team_ids: set[int] | None, *, since: datetime, now: datetime):
+    """Per team, the targets not met whose deadline passed in the window while their clock
+    was running: missed. A range of the index of unmet targets, by deadline."""
+    return _scoped(
+        sa.select(
+            Ticket.team_id,
+            sa.literal(target.timer.value).label("timer"),
+            sa.literal(0).label("met"),
+            sa.func.count().label("missed"),
+        ).where(
+            target.unmet, _in_window(target.deadline, since, now), _running_at_deadline(target)
+        ),
+        team_ids,
+    ).group_by(Ticket.team_id)
 
 
 def compliance_by_team(
@@ -234,37 +313,20 @@ def compliance_by_team(
 ) -> tuple[dict[TeamKey, Compliance], dict[TeamKey, Compliance]]:
     """(first response, resolution) compliance of each team over the window, in one query.
 
-    Only tickets with a met time or a deadline in the window are read: at scale, an index on
-    each of first_response_at, first_response_due_at, decided_at and resolve_due_at lets the
-    database combine four range scans instead of reading the table.
+    Four index ranges, put together with UNION ALL (an OR of the four would make both
+    databases read the table): for each target, those met since the window began and those
+    unmet whose deadline fell in it. A report is in one range per target, so none is counted
+    twice.
     """
-    targets = (
-        (Ticket.first_response_at, Ticket.first_response_due_at),
-        (Ticket.decided_at, Ticket.resolve_due_at),
-    )
-    counts = []
-    for met_at, deadline in targets:
-        counts.append(sa.func.count().filter(met_in_window(met_at, deadline, since=since, now=now)))
-        counts.append(
-            sa.func.count().filter(missed_in_window(met_at, deadline, since=since, now=now))
-        )
-    touched = sa.or_(
-        *(
-            _in_window(column, since, now)
-            for target in targets
-            for column in target  # either when it was met or when it fell due
-        )
-    )
-    query = _scoped(sa.select(Ticket.team_id, *counts).where(touched), team_ids).group_by(
-        Ticket.team_id
-    )
-    first_responses, resolutions = {}, {}
-    for team_id, response_met, response_missed, decision_met, decision_missed in db.session.execute(
-        query
-    ):
-        first_responses[team_id] = Compliance(met=response_met, missed=response_missed)
-        resolutions[team_id] = Compliance(met=decision_met, missed=decision_missed)
-    return first_responses, resolutions
+    parts = [
+        part(target, team_ids, since=since, now=now)
+        for target in (FIRST_RESPONSE, DECISION)
+        for part in (_met_targets, _unmet_targets)
+    ]
+    figures = {target.timer: defaultdict(Compliance) for target in (FIRST_RESPONSE, DECISION)}
+    for team_id, timer, met, missed in db.session.execute(sa.union_all(*parts)):
+        figures[Timer(timer)][team_id] += Compliance(met=met, missed=missed)
+    return dict(figures[FIRST_RESPONSE.timer]), dict(figures[DECISION.timer])
 
 
 def durations_by_team(
@@ -280,9 +342,10 @@ def durations_by_team(
     Read row by row because SQLite has no percentile function: the rows are bounded by the
     reports of the teams shown answered (or decided) in 30 days, two timestamps each.
     """
+    # A range of the index of met targets (its condition repeated exactly).
     query = _scoped(
         sa.select(Ticket.team_id, Ticket.created_at, reached_at).where(
-            _in_window(reached_at, since, now)
+            reached_at.is_not(None), _in_window(reached_at, since, now)
         ),
         team_ids,
     )
