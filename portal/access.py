@@ -44,6 +44,8 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "reports.case": Audience.TRACKING_LINK_HOLDER,
     "reports.add_information": Audience.TRACKING_LINK_HOLDER,
     "reports.withdraw": Audience.TRACKING_LINK_HOLDER,
+    "reports.decision": Audience.TRACKING_LINK_HOLDER,
+    "reports.appeal": Audience.TRACKING_LINK_HOLDER,
     "auth.sign_in": Audience.ANYONE,
     "auth.sign_out": Audience.ANYONE,
     # The code steps of a sign-in: the view checks the session's pending sign-in.
@@ -67,6 +69,7 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "cases.merge": CASEWORK,
     "cases.flag_serious_incident": CASEWORK,
     "cases.move_to_team": CASEWORK,
+    "cases.decide": CASEWORK,
     # Administration (portal/views/admin.py); owners are narrowed to their teams in the views.
     "admin.index": TEAM_MANAGERS,
     "admin.staff_list": ADMINS,
@@ -90,6 +93,11 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "admin.edit_sla_policy": TEAM_MANAGERS,
     "admin.delete_sla_policy": TEAM_MANAGERS,
     "admin.team_calendar": TEAM_MANAGERS,
+    # Each team's starting points for statements of reasons.
+    "admin.reason_templates": TEAM_MANAGERS,
+    "admin.new_reason_template": TEAM_MANAGERS,
+    "admin.edit_reason_template": TEAM_MANAGERS,
+    "admin.delete_reason_template": TEAM_MANAGERS,
     # The SLA dashboard (portal/views/dashboard.py): owners see their teams, admins all.
     "dashboard.sla": TEAM_MANAGERS,
     # E-mail that could not be delivered (portal/views/outbox.py).

@@ -99,6 +99,15 @@ class DefaultConfig:
     PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS = 60
     PORTAL_CLOCK_SILENT_AFTER_SECONDS = 300
 
+    # Redress: how long a reporter may appeal a decision (from the day they were told of it),
+    # and the route outside this portal that every decision names beside the appeal here (an
+    # out-of-court dispute settlement body, a regulator): a name and an address.
+    PORTAL_APPEAL_WINDOW_DAYS = 183
+    PORTAL_OUTSIDE_REDRESS: ClassVar[dict] = {
+        "name": N_("the national consumer protection authority"),
+        "url": "https://commission.europa.eu/live-work-travel-eu/consumer-rights-and-complaints_en",
+    }
+
     # Where to report illegal images instead of here (shown on the evidence question).
     PORTAL_ILLEGAL_CONTENT_REPORTING: ClassVar[dict] = {
         "name": "INHOPE",
@@ -186,6 +195,8 @@ _ENVIRONMENT_KEYS = {
     "PORTAL_CLOCK_SILENT_AFTER_SECONDS": ("PORTAL_CLOCK_SILENT_AFTER_SECONDS", int),
     "PORTAL_CRISIS_RESOURCES": ("PORTAL_CRISIS_RESOURCES", json.loads),
     "PORTAL_ILLEGAL_CONTENT_REPORTING": ("PORTAL_ILLEGAL_CONTENT_REPORTING", json.loads),
+    "PORTAL_APPEAL_WINDOW_DAYS": ("PORTAL_APPEAL_WINDOW_DAYS", int),
+    "PORTAL_OUTSIDE_REDRESS": ("PORTAL_OUTSIDE_REDRESS", json.loads),
 }
 
 

@@ -22,6 +22,8 @@ from portal.models import (
     DurationUnit,
     OutboxMessage,
     OutboxStatus,
+    Outcome,
+    ReasonTemplate,
     RoutingRule,
     SavedReply,
     Severity,
@@ -36,7 +38,8 @@ from tests.signing_in import sign_in
 
 # endpoint -> (method, path); {a} is report A's reference, {token_b} report B's tracking token,
 # {file_a} an evidence file of report A, {team_a}, {rule_a}, {reply_a}, {policy_a} and
-# {colleague} objects of team A, {message_a} an e-mail about report A that could not be sent.
+# {colleague} objects of team A ({template_a}: a reason template), {message_a} an e-mail about
+# report A that could not be sent.
 PROBES = {
     "static": ("GET", "/static/css/portal.css"),
     "public.home": ("GET", "/"),
@@ -51,6 +54,8 @@ PROBES = {
     "reports.case": ("GET", "/reports/case/{a}"),
     "reports.add_information": ("POST", "/reports/case/{a}/information"),
     "reports.withdraw": ("GET", "/reports/case/{a}/withdraw"),
+    "reports.decision": ("GET", "/reports/case/{a}/decision"),
+    "reports.appeal": ("GET", "/reports/case/{a}/appeal"),
     "auth.sign_in": ("GET", "/auth/sign-in"),
     "auth.sign_out": ("POST", "/auth/sign-out"),
     "auth.enter_code": ("GET", "/auth/code"),
@@ -71,6 +76,7 @@ PROBES = {
     "cases.merge": ("POST", "/staff/tickets/{a}/merge"),
     "cases.flag_serious_incident": ("POST", "/staff/tickets/{a}/serious-incident"),
     "cases.move_to_team": ("POST", "/staff/tickets/{a}/team"),
+    "cases.decide": ("POST", "/staff/tickets/{a}/decision"),
     "admin.index": ("GET", "/staff/admin/"),
     "admin.staff_list": ("GET", "/staff/admin/staff"),
     "admin.new_staff": ("GET", "/staff/admin/staff/new"),
@@ -92,6 +98,10 @@ PROBES = {
     "admin.edit_sla_policy": ("GET", "/staff/admin/sla-policies/{policy_a}"),
     "admin.delete_sla_policy": ("POST", "/staff/admin/sla-policies/{policy_a}/delete"),
     "admin.team_calendar": ("GET", "/staff/admin/teams/{team_a}/calendar"),
+    "admin.reason_templates": ("GET", "/staff/admin/teams/{team_a}/reason-templates"),
+    "admin.new_reason_template": ("GET", "/staff/admin/teams/{team_a}/reason-templates/new"),
+    "admin.edit_reason_template": ("GET", "/staff/admin/reason-templates/{template_a}"),
+    "admin.delete_reason_template": ("POST", "/staff/admin/reason-templates/{template_a}/delete"),
     "dashboard.sla": ("GET", "/staff/sla"),
     "outbox.failed_messages": ("GET", "/staff/admin/outbox"),
     "outbox.retry": ("POST", "/staff/admin/outbox/{message_a}/retry"),
@@ -139,6 +149,10 @@ TEAM_A_SETTINGS = {
     "admin.edit_sla_policy",
     "admin.delete_sla_policy",
     "admin.team_calendar",
+    "admin.reason_templates",
+    "admin.new_reason_template",
+    "admin.edit_reason_template",
+    "admin.delete_reason_template",
 }
 
 
@@ -233,7 +247,16 @@ def world(app):
             created_at=a.created_at,
             next_attempt_at=a.created_at,
         )
-        db.session.add_all([team_a, team_b, rule, reply, policy, message])
+        template = ReasonTemplate(
+            team=team_a,
+            outcome=Outcome.NOT_UPHELD,
+            locale="en",
+            title="Within policy",
+            facts="The output followed the published policy.",
+            measure="No change to the model.",
+            policy_clause="Usage policy, section 2",
+        )
+        db.session.add_all([team_a, team_b, rule, reply, policy, message, template])
         db.session.commit()
         ids = {
             "a": a.reference,
@@ -245,6 +268,7 @@ def world(app):
             "reply_a": reply.id,
             "policy_a": policy.id,
             "message_a": message.id,
+            "template_a": template.id,
         }
     ids["colleague"] = make_staff(app, email="colleague@example.org", team_slugs=("team-a",))
     return ids, canaries

@@ -1,6 +1,6 @@
 """The administration pages: staff accounts, teams, routing rules and saved replies, each
 open only to those who may use it, each change in the audit log (service levels and team
-calendars: tests/test_sla_admin.py)."""
+calendars: tests/test_sla_admin.py; reason templates: tests/test_reason_templates.py)."""
 
 import json
 from datetime import timedelta
@@ -193,6 +193,7 @@ def test_an_agent_is_refused_every_administration_page(app, teams, agent):
         f"/staff/admin/staff/{agent.user_id}",
         f"/staff/admin/teams/{teams['trust-safety']}",
         f"/staff/admin/teams/{teams['trust-safety']}/replies",
+        f"/staff/admin/teams/{teams['trust-safety']}/reason-templates",
         f"/staff/admin/routing/{rule}",
     ]
 

@@ -408,6 +408,33 @@ def test_after_a_long_wait_the_warning_comes_with_a_quarter_of_the_time_left(app
         ]
 
 
+def test_an_appeal_owes_a_first_response_and_a_decision_counted_from_the_appeal(app, team):
+    with app.app_context():
+        ticket = file(app, paris(2026, 11, 2, 9, 0), reporter_severity="high")  # a Monday
+        casework.reply(
+            ticket,
+            "We are looking into it.",
+            staff=agent(team),
+            now=paris(2026, 11, 2, 10, 0),
+            lost_link_url=lambda: "https://redress.test/reports/lost-link",
+        )
+        ticket.status = Status.DECIDED
+        ticket.decided_at = paris(2026, 11, 5, 12, 0)
+        sla.status_changed(ticket, Status.INVESTIGATING, now=ticket.decided_at)
+        assert ticket.next_due_at is None
+
+        appealed = paris(2026, 11, 30, 14, 0)  # a Monday, weeks later
+        sla.start_appeal_clock(ticket, now=appealed)
+        ticket.status = Status.APPEALED
+        sla.status_changed(ticket, Status.DECIDED, now=appealed)
+
+        # The built-in appeal terms: 2 working days to a first response, 10 to a decision.
+        assert ticket.first_response_due_at == paris(2026, 12, 2, 14, 0)
+        assert ticket.resolve_due_at == paris(2026, 12, 14, 14, 0)
+        assert ticket.next_due_at == ticket.first_response_due_at
+        assert ticket.next_update_due_at is None
+
+
 def test_a_reply_rearms_the_next_update_which_warns_again_for_its_new_deadline(app, team, owner):
     with app.app_context():
         created = paris(2026, 11, 28, 10, 0)

@@ -1,5 +1,5 @@
 """Forms of the administration pages: staff accounts, teams and their calendars, routing rules,
-saved replies and service-level policies.
+saved replies, reason templates and service-level policies.
 
 Choices that come from the database (teams, staff, models) are given by the view when it builds
 the form; each form only reads and checks what was sent, and the views hand the values to a
@@ -29,8 +29,19 @@ from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Regexp
 
 from portal.forms import MaxChars, MultiCheckboxField, PortalForm, any_or, enum_choices
 from portal.i18n import current_locale_code, timezone_names, valid_timezone
-from portal.models import Category, DurationUnit, Role, Severity, Team, TicketKind
+from portal.models import (
+    Category,
+    DurationUnit,
+    Outcome,
+    ReasonTemplate,
+    Role,
+    Severity,
+    Team,
+    TicketKind,
+)
 from portal.models.casework import SAVED_REPLY_MAX_CHARS
+from portal.models.decisions import REASONS_MAX_CHARS
+from portal.models.tickets import SHORT_TEXT_MAX_CHARS
 from portal.services.calendar import MIDNIGHT, Calendar, validate_calendar
 from portal.services.routing import DOWN, UP
 
@@ -206,6 +217,66 @@ class SavedReplyForm(PortalForm):
         _l("Reply"),
         description=_l("Agents start from this text and adapt it to the report."),
         validators=[DataRequired(_l("Enter the reply")), MaxChars(SAVED_REPLY_MAX_CHARS)],
+    )
+
+
+class ReasonTemplateForm(PortalForm):
+    """A team's starting point for a statement of reasons. ``locale`` choices are set by the
+    view. Each text is bounded as its column (or, for the unbounded ones, as a decision's)."""
+
+    title = StringField(
+        _l("Title"),
+        description=_l("Agents pick the template by its title when they decide a report."),
+        validators=[
+            DataRequired(_l("Enter a title")),
+            MaxChars(ReasonTemplate.__table__.c.title.type.length),
+        ],
+    )
+    outcome = RadioField(
+        _l("Outcome"),
+        description=_l("The decision this template explains."),
+        choices=enum_choices(Outcome),
+        validators=[InputRequired(_l("Choose the outcome"))],
+    )
+    category = SelectField(
+        _l("Kind of problem"),
+        description=_l("“Any”: agents are offered it for every kind of problem."),
+        choices=any_or(enum_choices(Category)),
+    )
+    locale = SelectField(
+        _l("Language"),
+        description=_l(
+            "The language the template is written in. Write one in each language the team "
+            "decides in."
+        ),
+    )
+    facts = TextAreaField(
+        _l("Facts relied on"),
+        description=_l(
+            "What the decision rests on, such as what the output said and what was checked. "
+            "Agents start from this text and adapt it to each case: write no names, contact "
+            "details or anything else about a person."
+        ),
+        validators=[DataRequired(_l("Enter the facts relied on")), MaxChars(REASONS_MAX_CHARS)],
+    )
+    measure = TextAreaField(
+        _l("Measure and its scope"),
+        description=_l(
+            "What was done, or why nothing was, and how far it reaches: this output, this "
+            "model version, every version. Agents adapt it to each case; no personal data."
+        ),
+        validators=[
+            DataRequired(_l("Enter the measure and its scope")),
+            MaxChars(REASONS_MAX_CHARS),
+        ],
+    )
+    policy_clause = TextAreaField(
+        _l("Policy clause"),
+        description=_l("The rule the decision relies on, such as “Usage policy, section 2”."),
+        validators=[
+            DataRequired(_l("Enter the policy clause")),
+            MaxChars(SHORT_TEXT_MAX_CHARS),
+        ],
     )
 
 

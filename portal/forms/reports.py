@@ -1,4 +1,4 @@
-"""The reporter's forms: report or dispute, add information, withdraw, lost link."""
+"""The reporter's forms: report or dispute, add information, withdraw, appeal, lost link."""
 
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -222,6 +222,26 @@ class WithdrawForm(PortalForm):
     confirm = BooleanField(
         _l("I want to withdraw this report"),
         validators=[DataRequired(_l("Confirm that you want to withdraw this report"))],
+    )
+
+
+class AppealForm(PortalForm):
+    reason = TextAreaField(
+        _l("Why do you disagree with the decision?"),
+        description=_l(
+            "Tell us what you think we got wrong and what you would like us to do instead. "
+            "Up to 10,000 characters."
+        ),
+        validators=[
+            DataRequired(_l("Tell us why you disagree with the decision")),
+            MaxChars(DESCRIPTION_MAX_CHARS),
+        ],
+    )
+    evidence = MultipleFileField(
+        _l("New evidence (optional)"),
+        description=_l(
+            "Up to 5 files: screenshots (PNG, JPEG, WebP), PDF or plain text, 10 MB each."
+        ),
     )
 
 

@@ -3,6 +3,15 @@
 from portal.models.audit import AuditEntry, AuditHead
 from portal.models.casework import SavedReply
 from portal.models.clock import ClockHeartbeat
+from portal.models.decisions import (
+    Appeal,
+    AppealResult,
+    AutomatedMeans,
+    Decision,
+    Outcome,
+    ReasonTemplate,
+    Remedy,
+)
 from portal.models.enums import (
     Actor,
     Category,
@@ -30,17 +39,24 @@ from portal.models.tickets import Attachment, OutboxMessage, Ticket, TicketEvent
 __all__ = [
     "AIModel",
     "Actor",
+    "Appeal",
+    "AppealResult",
     "Attachment",
     "AuditEntry",
     "AuditHead",
+    "AutomatedMeans",
     "Category",
     "ClockHeartbeat",
+    "Decision",
     "DurationUnit",
     "EscalationLevel",
     "EventKind",
     "ModelVersion",
     "OutboxMessage",
     "OutboxStatus",
+    "Outcome",
+    "ReasonTemplate",
+    "Remedy",
     "ReporterRole",
     "Role",
     "RoutingRule",

@@ -110,6 +110,8 @@ class EventKind(LabelledEnum):
     SLA_WARNING = "sla_warning", _l("Deadline at risk")
     SLA_BREACHED = "sla_breached", _l("Deadline missed")
     SLA_ESCALATED = "sla_escalated", _l("Escalated to the administrators")
+    DECIDED = "decided", _l("Decision made")
+    APPEALED = "appealed", _l("Appeal received")
 
 
 class Role(LabelledEnum):

@@ -230,6 +230,8 @@ class Ticket(db.Model):
     # The same, counted only since the last update (the next-update timer's own pauses).
     sla_update_paused_seconds: Mapped[int] = mapped_column(default=0)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the reporter last appealed: the appeal's own timers run from here.
+    appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Optimistic locking: every UPDATE checks and bumps it, so two staff members saving the same
     # ticket cannot silently overwrite each other (the forms carry the version they showed).

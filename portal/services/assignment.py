@@ -1,8 +1,9 @@
-"""Who works on a ticket when nobody chose: auto-assignment on arrival, and tickets handed back
-to their team's queue when the person holding them leaves it (or is disabled).
+"""Who works on a ticket when nobody chose: auto-assignment on arrival, tickets handed back
+to their team's queue when the person holding them leaves it (or is disabled), and an appealed
+ticket handed over by the person whose decision is under appeal.
 
-Both record an ASSIGNED event from the system through ``casework.assign``, with a reason code
-the history explains: ``auto``, ``account_disabled`` or ``left_team``.
+Each records an ASSIGNED event from the system through ``casework.assign``, with a reason code
+the history explains: ``auto``, ``account_disabled``, ``left_team`` or ``appeal_review``.
 """
 
 from datetime import datetime
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.models import Role, StaffRole, StaffUser, Status, Ticket, TicketEvent
 from portal.models.routing import StaffLanguage, TeamMembership
-from portal.services.casework import assign
+from portal.services.casework import assign, contested_decider_id
 from portal.services.status import OPEN_STATES
 from portal.services.writing import begin_write
 
@@ -26,17 +27,27 @@ AUTO = "auto"
 ACCOUNT_DISABLED = "account_disabled"
 LEFT_TEAM = "left_team"
 NO_LONGER_CASEWORK = "no_longer_casework"
+APPEAL_REVIEW = "appeal_review"
 
 
-def least_busy_speaker(team_id: int, locale: str) -> StaffUser | None:
+def least_busy_speaker(
+    team_id: int, locale: str, *, excluding: int | None = None
+) -> StaffUser | None:
     """The active agent or owner of the team who speaks ``locale`` and holds the fewest working
-    tickets (lowest id on a tie), or None when nobody in the team speaks it."""
+    tickets (lowest id on a tie), or None when nobody in the team speaks it. ``excluding``:
+    the id of someone who may not take this ticket (whose decision is under appeal)."""
     workload = (
         sa.select(sa.func.count(Ticket.id))
         .where(Ticket.assignee_id == StaffUser.id, Ticket.status.in_(WORKING_STATES))
         .correlate(StaffUser)
         .scalar_subquery()
     )
+    conditions = [
+        StaffUser.is_active.is_(True),
+        sa.exists().where(StaffRole.user_id == StaffUser.id, StaffRole.role.in_(ASSIGNABLE_ROLES)),
+    ]
+    if excluding is not None:
+        conditions.append(StaffUser.id != excluding)
     return db.session.scalar(
         sa.select(StaffUser)
         .join(
@@ -47,12 +58,7 @@ def least_busy_speaker(team_id: int, locale: str) -> StaffUser | None:
             StaffLanguage,
             sa.and_(StaffLanguage.user_id == StaffUser.id, StaffLanguage.locale == locale),
         )
-        .where(
-            StaffUser.is_active.is_(True),
-            sa.exists().where(
-                StaffRole.user_id == StaffUser.id, StaffRole.role.in_(ASSIGNABLE_ROLES)
-            ),
-        )
+        .where(*conditions)
         .order_by(workload, StaffUser.id)
         .limit(1)
     )
@@ -60,15 +66,28 @@ def least_busy_speaker(team_id: int, locale: str) -> StaffUser | None:
 
 def auto_assign(ticket: Ticket, *, now: datetime) -> TicketEvent | None:
     """If the ticket's team assigns automatically, give the ticket to its least busy member who
-    speaks the ticket's language; with no such member it waits in the team's queue. Works on a
-    ticket not flushed yet (as routing leaves it). Returns the event, or None."""
+    speaks the ticket's language; with no such member it waits in the team's queue. Under
+    appeal, never to the person whose decision is under appeal. Works on a ticket not flushed
+    yet (as routing leaves it). Returns the event, or None."""
     team = ticket.team
     if team is None or not team.auto_assign:
         return None
-    member = least_busy_speaker(team.id, ticket.locale)
+    member = least_busy_speaker(team.id, ticket.locale, excluding=contested_decider_id(ticket))
     if member is None:
         return None
     return assign(ticket, member, staff=None, now=now, reason=AUTO)
+
+
+def hand_over_appeal(ticket: Ticket, *, now: datetime) -> TicketEvent | None:
+    """Once ``ticket`` is under appeal: if the person whose decision is under appeal holds it,
+    they give it up (back to the team's queue); then, if nobody holds it, the team's automatic
+    assignment applies (never to them). Returns the last event, or None if nothing changed."""
+    event = None
+    if ticket.assignee_id is not None and ticket.assignee_id == contested_decider_id(ticket):
+        event = assign(ticket, None, staff=None, now=now, reason=APPEAL_REVIEW)
+    if ticket.assignee_id is None:
+        event = auto_assign(ticket, now=now) or event
+    return event
 
 
 def release_tickets(

@@ -17,8 +17,10 @@ from portal.access import CASEWORK
 from portal.extensions import db
 from portal.models import (
     Actor,
+    Appeal,
     Attachment,
     Category,
+    Decision,
     EventKind,
     SavedReply,
     Severity,
@@ -39,6 +41,7 @@ UNASSIGNED_ON_MERGE = "merged"
 UNASSIGNED_AS_SPAM = "spam"
 UNASSIGNED_ON_MOVE = "moved"
 
+
 # How far back "related tickets" (merge candidates) reach.
 RELATED_WINDOW = timedelta(days=30)
 RELATED_LIMIT = 10
@@ -49,7 +52,8 @@ UrlBuilder = Callable[[], str]
 # Moves the status form never offers, because each has a way of its own: merged (the merge
 # action), awaiting the reporter (asking them a question, which they are told about), withdrawn
 # and appealed (the reporter's own moves), decided and closed (a decision carries a statement of
-# reasons, which the decision action will ask for; closing follows a decision).
+# reasons, which the decision action asks for: portal.services.decisions; closing follows a
+# decision).
 NOT_ON_THE_STATUS_FORM = frozenset(
     {
         Status.MERGED,
@@ -91,6 +95,18 @@ def is_team_member(user: StaffUser, team_id: int | None) -> bool:
     return db.session.get(TeamMembership, {"team_id": team_id, "user_id": user.id}) is not None
 
 
+def contested_decider_id(ticket: Ticket) -> int | None:
+    """Under appeal, who took the decision under appeal: an appeal is reviewed by someone else,
+    so they can neither be assigned the ticket nor answer the appeal. None otherwise."""
+    if ticket.status is not Status.APPEALED:
+        return None
+    return db.session.scalar(
+        sa.select(Decision.decided_by_id)
+        .join(Appeal, Appeal.decision_id == Decision.id)
+        .where(Appeal.ticket_id == ticket.id, Appeal.answer_id.is_(None))
+    )
+
+
 def assign(
     ticket: Ticket,
     assignee: StaffUser | None,
@@ -102,7 +118,10 @@ def assign(
 ) -> TicketEvent | None:
     """Give ``ticket`` to ``assignee`` (a member of its team), or back to the team's queue
     (``assignee`` None). ``staff`` None means the system did it (auto-assignment, a disabled
-    account); ``reason`` is a code the history explains. Returns None if nothing changed."""
+    account); ``reason`` is a code the history explains. Returns None if nothing changed.
+
+    Refused (``CaseworkRefused``) for someone outside the team, a ticket no longer worked on,
+    and, under appeal, the person whose decision is under appeal (``ORIGINAL_DECIDER``)."""
     check_version(ticket, expect_version)
     if assignee is not None and (
         not assignee.has_any_role(CASEWORK)
@@ -112,6 +131,8 @@ def assign(
         raise CaseworkRefused(CaseworkRefused.NOT_A_MEMBER)
     if ticket.status not in OPEN_STATES and ticket.status is not Status.APPEALED:
         raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    if assignee is not None and assignee.id == contested_decider_id(ticket):
+        raise CaseworkRefused(CaseworkRefused.ORIGINAL_DECIDER)
     previous = ticket.assignee_id
     new = assignee.id if assignee else None
     if previous == new:

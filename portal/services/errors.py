@@ -45,6 +45,8 @@ class CaseworkRefused(DomainError):
     UNKNOWN_TARGET = "unknown_target"  # no such ticket, or one the viewer may not see
     ALREADY_FLAGGED = "already_flagged"
     SAME_TEAM = "same_team"  # moving a report to the team it is in
+    # Under appeal, the person whose decision is appealed may neither take it nor answer it.
+    ORIGINAL_DECIDER = "original_decider"
 
     def __init__(self, reason: str):
         super().__init__(reason)

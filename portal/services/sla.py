@@ -4,6 +4,8 @@ Three timers run on every open ticket:
 - first response, from submission, met by the first public reply or question from staff;
 - next update, from the last such reply, met by the next one (it starts with the first reply);
 - resolution, from submission, met by the decision.
+An appeal starts the first response and the resolution afresh, from the appeal, on the appeal's
+terms (``start_appeal_clock``).
 While the ticket awaits the reporter every timer stops, and the reporter's answer restarts them
 with the time that was left. The deadlines are columns on the ticket, kept here and nowhere
 else: ``recompute_deadlines`` runs whenever severity, category, team or status changes (and,
@@ -248,10 +250,10 @@ def recompute_deadlines(
         # Once met, the first response's deadline is history: later pauses must not move it
         # (a late answer would then count as on time).
         ticket.first_response_due_at = add_working_time(
-            ticket.created_at, terms.first_response.on(calendar) + paused, calendar
+            clock_start(ticket), terms.first_response.on(calendar) + paused, calendar
         )
     ticket.resolve_due_at = add_working_time(
-        ticket.created_at, terms.resolution.on(calendar) + paused, calendar
+        clock_start(ticket), terms.resolution.on(calendar) + paused, calendar
     )
     if ticket.last_update_at is not None and terms.next_update is not None:
         paused_since = timedelta(seconds=ticket.sla_update_paused_seconds or 0)
@@ -271,6 +273,25 @@ def recompute_deadlines(
         default=None,
     )
     schedule_escalations(ticket, calendar, taken)
+
+
+def clock_start(ticket: Ticket) -> datetime:
+    """When the first-response and resolution timers started: at submission, or, under appeal,
+    when the reporter appealed (the appeal's terms count from there)."""
+    if ticket.status is Status.APPEALED and ticket.appealed_at is not None:
+        return ticket.appealed_at
+    return ticket.created_at
+
+
+def start_appeal_clock(ticket: Ticket, *, now: datetime) -> None:
+    """The reporter appealed at ``now``: the appeal's timers start afresh (a first response and
+    a decision are owed again, and nothing of the first handling's waits counts). Call before
+    the move to ``appealed``, which recomputes the deadlines on the appeal's terms."""
+    ticket.appealed_at = now
+    ticket.first_response_at = ticket.first_response_due_at = None
+    ticket.last_update_at = ticket.next_update_due_at = None
+    ticket.sla_paused_at = None
+    ticket.sla_paused_seconds = ticket.sla_update_paused_seconds = 0
 
 
 def earliest_running(ticket: Ticket) -> datetime | None:
@@ -392,7 +413,7 @@ def running_timers(ticket: Ticket) -> list[RunningTimer]:
     if ticket.first_response_at is None and ticket.first_response_due_at:
         timers.append(
             RunningTimer(
-                Timer.FIRST_RESPONSE, ticket.created_at, ticket.first_response_due_at, stopped
+                Timer.FIRST_RESPONSE, clock_start(ticket), ticket.first_response_due_at, stopped
             )
         )
     if ticket.first_response_at is not None and ticket.next_update_due_at:
@@ -404,7 +425,7 @@ def running_timers(ticket: Ticket) -> list[RunningTimer]:
         )
     if ticket.resolve_due_at:
         timers.append(
-            RunningTimer(Timer.RESOLUTION, ticket.created_at, ticket.resolve_due_at, stopped)
+            RunningTimer(Timer.RESOLUTION, clock_start(ticket), ticket.resolve_due_at, stopped)
         )
     return timers
 

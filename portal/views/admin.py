@@ -1,9 +1,10 @@
-"""Administration: staff accounts, teams and their calendars, routing rules, saved replies and
-service-level policies.
+"""Administration: staff accounts, teams and their calendars, routing rules, saved replies,
+reason templates and service-level policies.
 
 The access policy admits administrators everywhere here and team owners to the team pages,
-routing rules, saved replies and service levels; the loaders below narrow owners to the teams
-they manage (a team's existence is no secret among staff, so the answer outside them is 403).
+routing rules, saved replies, reason templates and service levels; the loaders below narrow
+owners to the teams they manage (a team's existence is no secret among staff, so the answer
+outside them is 403).
 Each POST is: a validated form, one service call, its audit entries, one commit, a redirect.
 """
 
@@ -48,6 +49,7 @@ from portal.forms.admin import (
     MoveRuleForm,
     NewStaffForm,
     NewTeamForm,
+    ReasonTemplateForm,
     RoutingRuleForm,
     SavedReplyForm,
     SlaPolicyForm,
@@ -62,6 +64,8 @@ from portal.models import (
     AIModel,
     Category,
     DurationUnit,
+    Outcome,
+    ReasonTemplate,
     Role,
     RoutingRule,
     SavedReply,
@@ -73,7 +77,7 @@ from portal.models import (
     TicketKind,
 )
 from portal.security import never_cache
-from portal.services import audit, routing, scope, sla_admin, staff_admin, totp
+from portal.services import audit, reason_templates, routing, scope, sla_admin, staff_admin, totp
 from portal.services.accounts import generate_password, hasher_from_config
 from portal.services.routing import RuleConditions
 from portal.services.sla import Span, Terms
@@ -174,6 +178,14 @@ def load_saved_reply(reply_id: int) -> SavedReply:
     if not scope.can_manage_team(_actor(), reply.team):
         abort(403)
     return reply
+
+
+def load_reason_template(template_id: int) -> ReasonTemplate:
+    """The reason template, for someone who manages its team. 404 if there is none, 403 else."""
+    template = db.session.get(ReasonTemplate, template_id) or abort(404)
+    if not scope.can_manage_team(_actor(), template.team):
+        abort(403)
+    return template
 
 
 def load_staff(user_id: int) -> StaffUser:
@@ -776,6 +788,110 @@ def delete_saved_reply(reply_id: int):
     change = staff_admin.delete_saved_reply(reply)
     _record([change], object_type="saved_reply", object_id=reply_id)
     return _done(_("Saved reply deleted."), "admin.saved_replies", team_id=team_id)
+
+
+# -- reason templates ---------------------------------------------------------------------------
+
+TEMPLATE_REFUSALS = {
+    AdminRefused.TITLE_TAKEN: (
+        "title",
+        _l("The team already has a reason template with this title in this language"),
+    ),
+}
+
+
+def _reason_template_form(template: ReasonTemplate | None) -> ReasonTemplateForm:
+    data = {"locale": current_locale_code()}
+    if template is not None:
+        data = {
+            "title": template.title,
+            "outcome": template.outcome.value,
+            "category": template.category.value if template.category else "",
+            "locale": template.locale,
+            "facts": template.facts,
+            "measure": template.measure,
+            "policy_clause": template.policy_clause,
+        }
+    form = ReasonTemplateForm(data=data)
+    form.locale.choices = language_choices()
+    return form
+
+
+def _reason_template_answers(form: ReasonTemplateForm) -> dict:
+    """The form's answers as the service takes them."""
+    return {
+        "outcome": Outcome(form.outcome.data),
+        "category": Category(form.category.data) if form.category.data else None,
+        "locale": form.locale.data,
+        "title": form.title.data,
+        "facts": form.facts.data,
+        "measure": form.measure.data,
+        "policy_clause": form.policy_clause.data,
+    }
+
+
+# The view is named apart from its endpoint: ``reason_templates`` is the service module.
+@bp.get("/teams/<int:team_id>/reason-templates", endpoint="reason_templates")
+def reason_templates_view(team_id: int):
+    team = load_team(team_id)
+    return render_template(
+        "admin/reason_templates.html",
+        team=team,
+        groups=reason_templates.by_outcome(team),
+        language_name=language_name,
+    )
+
+
+@bp.route("/teams/<int:team_id>/reason-templates/new", methods=["GET", "POST"])
+def new_reason_template(team_id: int):
+    team = load_team(team_id)
+    form = _reason_template_form(None)
+    if form.validate_on_submit():
+        try:
+            template, change = reason_templates.create_template(
+                team, **_reason_template_answers(form)
+            )
+        except AdminRefused as refused:
+            _refused(form, TEMPLATE_REFUSALS, refused.reason)
+        else:
+            _record([change], object_type="reason_template", object_id=template.id)
+            return _done(_("Reason template added."), "admin.reason_templates", team_id=team.id)
+    return render_template(
+        "admin/reason_template_form.html", form=form, team=team, reason_template=None
+    )
+
+
+@bp.route("/reason-templates/<int:template_id>", methods=["GET", "POST"])
+def edit_reason_template(template_id: int):
+    template = load_reason_template(template_id)
+    team = template.team
+    form = _reason_template_form(template)
+    if form.validate_on_submit():
+        try:
+            changes = reason_templates.update_template(template, **_reason_template_answers(form))
+        except AdminRefused as refused:
+            _refused(form, TEMPLATE_REFUSALS, refused.reason)
+        else:
+            _record(changes, object_type="reason_template", object_id=template.id)
+            return _done(_("Reason template saved."), "admin.reason_templates", team_id=team.id)
+    return render_template(
+        "admin/reason_template_form.html",
+        form=form,
+        team=team,
+        reason_template=template,
+        delete_form=ConfirmForm(),
+    )
+
+
+@bp.post("/reason-templates/<int:template_id>/delete")
+def delete_reason_template(template_id: int):
+    template = load_reason_template(template_id)
+    if not ConfirmForm().validate():
+        abort(400)
+    team_id = template.team_id
+    change = reason_templates.delete_template(template)
+    _record([change], object_type="reason_template", object_id=template_id)
+    return _done(_("Reason template deleted."), "admin.reason_templates", team_id=team_id)
 
 
 # -- service levels -----------------------------------------------------------------------------

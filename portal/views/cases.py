@@ -30,27 +30,36 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.clock import utcnow
+from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
 from portal.forms import PortalForm
 from portal.forms.cases import (
+    DECISION_PROBLEMS,
     AssignForm,
     CaseForm,
     ClassifyForm,
+    DecideForm,
     MergeForm,
     MoveTeamForm,
     NoteForm,
+    ReasonTemplateChoiceForm,
     ReplyForm,
     RequestInformationForm,
     SavedReplyChoiceForm,
     SeriousIncidentForm,
     StatusForm,
 )
-from portal.i18n import LANGUAGE_NAMES
+from portal.i18n import LANGUAGE_NAMES, current_locale_code
 from portal.models import (
     Actor,
+    AppealResult,
     Attachment,
+    AutomatedMeans,
     Category,
     EventKind,
+    Outcome,
+    ReasonTemplate,
+    Remedy,
     SavedReply,
     Severity,
     StaffUser,
@@ -60,11 +69,20 @@ from portal.models import (
     TicketEvent,
 )
 from portal.security import never_cache
-from portal.services import assignment, attachments, casework
+from portal.services import (
+    assignment,
+    attachments,
+    casework,
+    decisions,
+    reason_templates,
+    staff_admin,
+)
+from portal.services.decisions import DecisionRefused
 from portal.services.errors import CaseworkRefused, InvalidTransition, StaleTicket
 from portal.services.scope import can_see_ticket, team_members, visible_team_ids
 from portal.services.status import OPEN_STATES
 from portal.services.tickets import find_ticket_by_reference
+from portal.views.admin import language_choices, language_name
 from portal.views.reports import upload_dir
 
 bp = Blueprint("cases", __name__, url_prefix="/staff/tickets")
@@ -90,6 +108,10 @@ ASSIGNMENT_REASONS = {
     casework.UNASSIGNED_ON_MERGE: _l("Merged into another report, whose team takes it from here."),
     casework.UNASSIGNED_AS_SPAM: _l("Closed as spam."),
     casework.UNASSIGNED_ON_MOVE: _l("Sent to another team."),
+    assignment.APPEAL_REVIEW: _l(
+        "Under appeal: the person working on it took the decision under appeal, and someone "
+        "else reviews it."
+    ),
 }
 FILE_TYPE_NAMES = {
     attachments.PNG: _l("PNG image"),
@@ -146,11 +168,12 @@ def file_size(size_bytes: int) -> str:
 
 
 def assign_form(ticket: Ticket, now: datetime, shown: bool) -> AssignForm:
+    # Under appeal, whoever took the decision under appeal is not offered (nor accepted).
+    excluded = casework.contested_decider_id(ticket)
+    members = [member for member in members_of(ticket) if member.id != excluded]
     if shown:
-        return AssignForm(
-            formdata=None, members=members_of(ticket), assignee=str(ticket.assignee_id or "")
-        )
-    return AssignForm(members=members_of(ticket))
+        return AssignForm(formdata=None, members=members, assignee=str(ticket.assignee_id or ""))
+    return AssignForm(members=members)
 
 
 def status_form(ticket: Ticket, now: datetime, shown: bool) -> StatusForm:
@@ -195,6 +218,25 @@ def move_team_form(ticket: Ticket, now: datetime, shown: bool) -> MoveTeamForm:
     return MoveTeamForm(formdata=None, teams=teams) if shown else MoveTeamForm(teams=teams)
 
 
+def writing_language(person: StaffUser) -> str:
+    """The language a decision's text is assumed to be written in until its author says
+    otherwise: the first of the portal's languages they work in, else the page's."""
+    theirs = staff_admin.languages_of(person)
+    return next((code for code in SUPPORTED_LOCALES if code in theirs), current_locale_code())
+
+
+def decide_form(ticket: Ticket, now: datetime, shown: bool) -> DecideForm:
+    options = {
+        "appeal": ticket.status is Status.APPEALED,
+        "versions": ticket.model.versions if ticket.model else [],
+        "model_name": ticket.model.display_name if ticket.model else None,
+        "languages": language_choices(),
+    }
+    if shown:
+        return DecideForm(formdata=None, language=writing_language(signed_in_staff()), **options)
+    return DecideForm(**options)
+
+
 def plain_form(form_class) -> Callable[[Ticket, datetime, bool], PortalForm]:
     """The builder of a form that needs nothing from the ticket."""
 
@@ -214,6 +256,7 @@ FORM_BUILDERS = {
     "merge": plain_form(MergeForm),
     "serious_incident": plain_form(SeriousIncidentForm),
     "move_team": move_team_form,
+    "decide": decide_form,
 }
 
 
@@ -239,6 +282,7 @@ def render_case(
     problem: str | None = None,
     status: int = 200,
     saved_reply: SavedReply | None = None,
+    reason_template: ReasonTemplate | None = None,
 ):
     """The case page, with each action's form; ``submitted`` (action name, form) is shown as
     it was sent, with its errors, and ``problem`` as a message above everything."""
@@ -248,6 +292,8 @@ def render_case(
     if saved_reply is not None:
         forms["reply"].reply.data = saved_reply.body
         forms["reply"].saved_reply_id.data = saved_reply.id
+    if reason_template is not None:
+        start_from_template(forms["decide"], reason_template)
     failed = None
     if submitted is not None:
         name, form = submitted
@@ -257,6 +303,15 @@ def render_case(
     saved_replies = casework.saved_replies_for(ticket)
     chooser = SavedReplyChoiceForm(formdata=None, saved_replies=saved_replies)
     chooser.saved_reply.data = saved_reply.id if saved_reply else None
+    decidable = ticket.status in decisions.DECIDABLE_STATES
+    templates = reason_templates.available_for(ticket) if decidable else []
+    template_chooser = ReasonTemplateChoiceForm(
+        formdata=None,
+        templates=templates,
+        language_names={code: language_name(code) for code in {t.locale for t in templates}},
+    )
+    template_chooser.reason_template.data = reason_template.id if reason_template else None
+    contested_decider = casework.contested_decider_id(ticket)
     # The history shows each event's files: load them with the events, not one query each.
     events = list(
         db.session.scalars(
@@ -276,6 +331,11 @@ def render_case(
         problem=problem,
         chooser=chooser,
         saved_replies=saved_replies,
+        template_chooser=template_chooser,
+        reason_templates=templates,
+        decisions=decisions.decisions_of(ticket),
+        appeal=decisions.open_appeal(ticket) if ticket.status is Status.APPEALED else None,
+        contested_decider=contested_decider,
         events=events,
         staff_names=staff_names(ticket, events),
         linkable_references=linkable_references(events, teams),
@@ -294,7 +354,9 @@ def render_case(
         emails_reporter=casework.will_email_reporter(ticket),
         offers={
             "assign": ticket.team_id is not None and (is_open or ticket.status is Status.APPEALED),
-            "claim": ticket.assignee_id != me.id and casework.is_team_member(me, ticket.team_id),
+            "claim": ticket.assignee_id != me.id
+            and me.id != contested_decider
+            and casework.is_team_member(me, ticket.team_id),
             "status": bool(forms["status"].status.choices),
             "reply": casework.can_be_replied_to(ticket),
             "request_information": is_open and ticket.status is not Status.AWAITING_REPORTER,
@@ -302,13 +364,26 @@ def render_case(
             "serious_incident": ticket.serious_incident_at is None,
             "move_team": (is_open or ticket.status is Status.APPEALED)
             and bool(forms["move_team"].team.choices),
+            "decide": decidable and me.id != contested_decider,
         },
         team_names=team_names(events),
         assignment_reasons=ASSIGNMENT_REASONS,
         Actor=Actor,
         Category=Category,
         Severity=Severity,
+        Remedy=Remedy,
+        decidable=decidable,
     ), status
+
+
+def start_from_template(form: DecideForm, template: ReasonTemplate) -> None:
+    """Fill in the decision from a reason template: its outcome, its reasons and the language
+    they are written in. The person deciding adapts them before sending."""
+    form.outcome.data = template.outcome.value
+    form.facts.data = template.facts
+    form.measure.data = template.measure
+    form.policy_clause.data = template.policy_clause
+    form.language.data = template.locale
 
 
 def staff_names(ticket: Ticket, events) -> dict[int, str]:
@@ -362,15 +437,32 @@ def linkable_references(events, teams: set[int] | None) -> set[str]:
 def show(reference: str):
     ticket = load_case_or_404(reference)
     chosen = request.args.get("saved_reply", type=int)
+    chosen_template = request.args.get("reason_template", type=int)
     if reference != ticket.reference:
-        # Only the one parameter the page reads is carried over: others never reach url_for.
-        return redirect(url_for("cases.show", reference=ticket.reference, saved_reply=chosen))
-    saved_reply = None
+        # Only the parameters the page reads are carried over: others never reach url_for.
+        return redirect(
+            url_for(
+                "cases.show",
+                reference=ticket.reference,
+                saved_reply=chosen,
+                reason_template=chosen_template,
+            )
+        )
+    saved_reply = reason_template = None
     if chosen is not None:
         saved_reply = next(
             (saved for saved in casework.saved_replies_for(ticket) if saved.id == chosen), None
         )
-    return render_case(ticket, saved_reply=saved_reply)
+    if chosen_template is not None and ticket.status in decisions.DECIDABLE_STATES:
+        reason_template = next(
+            (
+                template
+                for template in reason_templates.available_for(ticket)
+                if template.id == chosen_template
+            ),
+            None,
+        )
+    return render_case(ticket, saved_reply=saved_reply, reason_template=reason_template)
 
 
 @bp.get("/<reference>/files/<int:attachment_id>")
@@ -418,6 +510,18 @@ NOT_OPEN_MESSAGES = {
         "the reporter."
     ),
     "merge": _l("Only an open report can be merged into another."),
+    "decide": _l(
+        "This report cannot be decided now. Only a report being worked on, or under appeal, "
+        "can be; one waiting for the reporter's answer must first go back to investigating."
+    ),
+}
+# Under appeal, what the person whose decision is under appeal is refused, per action.
+ORIGINAL_DECIDER_MESSAGES = {
+    "assign": _l(
+        "The person who took the decision under appeal cannot be assigned to it: someone else "
+        "reviews the appeal."
+    ),
+    "decide": _l("You took the decision under appeal, so someone else must answer the appeal."),
 }
 
 
@@ -434,6 +538,8 @@ def refusal_message(refusal: CaseworkRefused, action: str) -> str:
         return _("This report is already flagged as a possible serious incident.")
     if refusal.reason == CaseworkRefused.SAME_TEAM:
         return _("This report is already with that team.")
+    if refusal.reason == CaseworkRefused.ORIGINAL_DECIDER:
+        return str(ORIGINAL_DECIDER_MESSAGES.get(action, ORIGINAL_DECIDER_MESSAGES["assign"]))
     return str(NOT_OPEN_MESSAGES.get(action, _l("This report is no longer open for that.")))
 
 
@@ -442,7 +548,8 @@ def act(ticket: Ticket, name: str, form, action: Callable[[], str]):
 
     A stale version, or a concurrent save caught by the ``row_version`` check at commit, rolls
     everything back and shows the page again (409) with the other person's changes and this
-    person's answers. A refusal rolls back and shows why, at the form's main field.
+    person's answers. A refusal rolls back and shows why, at the form's main field (or, for a
+    decision, at each question at fault).
     """
     reference = ticket.reference
     try:
@@ -451,6 +558,11 @@ def act(ticket: Ticket, name: str, form, action: Callable[[], str]):
     except (StaleTicket, StaleDataError):
         db.session.rollback()
         return render_case(ticket, submitted=(name, form), problem=str(CONFLICT), status=409)
+    except DecisionRefused as refusal:
+        db.session.rollback()
+        for field, code in refusal.problems.items():
+            form[field].errors.append(DECISION_PROBLEMS[code])
+        return render_case(ticket, submitted=(name, form))
     except (CaseworkRefused, InvalidTransition) as error:
         db.session.rollback()
         if isinstance(error, CaseworkRefused):
@@ -608,3 +720,37 @@ def flag_serious_incident(ticket: Ticket, form: SeriousIncidentForm) -> str:
         ticket, staff=signed_in_staff(), now=utcnow(), expect_version=form.version.data
     )
     return _("Flagged as a possible serious incident.")
+
+
+@case_action("decide", "decision")
+def decide(ticket: Ticket, form: DecideForm) -> str:
+    """Decide the report with a statement of reasons, or answer its appeal; the reporter is
+    told (on their page, and by e-mail if they agreed to it)."""
+    decision = decisions.decide(
+        ticket,
+        outcome=Outcome(form.outcome.data),
+        remedies=[Remedy(value) for value in form.remedies.data],
+        remedy_details=form.remedy_details.data,
+        fixed_in_version_id=form.fixed_in_version,
+        facts=form.facts.data,
+        measure=form.measure.data,
+        automated_means=AutomatedMeans(form.automated_means.data),
+        policy_clause=form.policy_clause.data,
+        language=form.language.data,
+        appeal_result=AppealResult(form.appeal_result.data) if "appeal_result" in form else None,
+        staff=signed_in_staff(),
+        now=utcnow(),
+        lost_link_url=lost_link_url,
+        expect_version=form.version.data,
+    )
+    emailed = casework.will_email_reporter(ticket)
+    if decision.appeal_result is not None and emailed:
+        return _(
+            "Your answer to the appeal is on the reporter's tracking page and is being e-mailed "
+            "to them."
+        )
+    if decision.appeal_result is not None:
+        return _("Your answer to the appeal is on the reporter's tracking page.")
+    if emailed:
+        return _("The decision is on the reporter's tracking page and is being e-mailed to them.")
+    return _("The decision is on the reporter's tracking page.")

@@ -1,4 +1,5 @@
-"""The reporter's journey: choose, report or dispute, confirmation, tracking, lost link.
+"""The reporter's journey: choose, report or dispute, confirmation, tracking, the decision and
+its appeal, lost link.
 
 The reporter's forms check their CSRF token through the form itself rather than through the
 global ``CSRFProtect`` (they are exempt from it), so that a token that no longer matches shows the
@@ -30,6 +31,7 @@ from portal.forms.reports import (
     NOT_LISTED,
     YES,
     AddInformationForm,
+    AppealForm,
     LostLinkForm,
     ReportForm,
     WithdrawForm,
@@ -39,6 +41,7 @@ from portal.models import (
     AIModel,
     Category,
     ModelVersion,
+    Remedy,
     ReporterRole,
     Severity,
     Status,
@@ -47,7 +50,15 @@ from portal.models import (
 )
 from portal.security import never_cache
 from portal.services import tokens
+from portal.services.appeals import (
+    AppealRefused,
+    DecisionRecord,
+    appeal,
+    configured_window,
+    decision_record,
+)
 from portal.services.attachments import MAX_FILES, store_uploads
+from portal.services.decisions import language_name
 from portal.services.errors import AttachmentRejected, InvalidTransition
 from portal.services.status import can_transition
 from portal.services.tickets import (
@@ -228,6 +239,18 @@ def still_tracked(ticket: Ticket) -> bool:
     """Whether this browser opened the ticket's current tracking link (checked again after a
     write lock, since the link can be replaced in between)."""
     return session.get(TRACKED_SESSION_KEY, {}).get(ticket.reference) == ticket.tracking_version
+
+
+def redirect_to_case(ticket: Ticket):
+    return redirect(url_for("reports.case", reference=ticket.reference), code=303)
+
+
+def other_language_name(code: str) -> str | None:
+    """The name, in the page's language, of the language ``code`` when it is not the page's;
+    None when it is. It introduces text shown as it was written: a reader of a French page is
+    told that the reasons below are in English before they meet them."""
+    page = current_locale_code()
+    return None if code == page else language_name(code, in_locale=page)
 
 
 def crisis_resources() -> list[dict]:
@@ -432,7 +455,7 @@ def open_tracking_link(token: str):
     if ticket is None:
         return render_template("reports/link_not_valid.html"), 404
     authorize_tracking(ticket)
-    return redirect(url_for("reports.case", reference=ticket.reference), code=303)
+    return redirect_to_case(ticket)
 
 
 @bp.get("/case/<reference>")
@@ -442,15 +465,28 @@ def case(reference: str):
 
 
 def render_case(ticket: Ticket, add_form: AddInformationForm):
+    now = utcnow()
     return render_template(
         "reports/case.html",
         ticket=ticket,
         events=[event for event in ticket.events if event.is_public],
         add_form=add_form,
         can_add=can_add_information(ticket),
-        can_withdraw=can_transition(ticket, Status.WITHDRAWN, utcnow()),
+        can_withdraw=can_transition(ticket, Status.WITHDRAWN, now),
         crisis_resources=crisis_resources() if ticket.needs_safety_resources else None,
+        **decision_context(decision_record(ticket, now=now, window=configured_window())),
     )
+
+
+def decision_context(record: DecisionRecord | None) -> dict:
+    """What templates/reports/_decision.html needs besides the ticket."""
+    return {
+        "record": record,
+        "outside_redress": current_app.config["PORTAL_OUTSIDE_REDRESS"],
+        "other_language_name": other_language_name,
+        "Remedy": Remedy,
+        "AppealRefused": AppealRefused,
+    }
 
 
 @bp.post("/case/<reference>/information", endpoint="add_information")
@@ -461,7 +497,7 @@ def add_information_view(reference: str):
     form = AddInformationForm()
     if not can_add_information(ticket):
         flash(_("This report is closed, so information can no longer be added."), "error")
-        return redirect(url_for("reports.case", reference=ticket.reference), code=303)
+        return redirect_to_case(ticket)
     valid = form.validate()
     explain_csrf_failure(form)
     files = uploaded_files(form.evidence)
@@ -480,11 +516,11 @@ def add_information_view(reference: str):
         # Closed, merged or withdrawn, or its link replaced, while this was being sent.
         db.session.rollback()  # removes the files stored above
         flash(_("This report is closed, so information can no longer be added."), "error")
-        return redirect(url_for("reports.case", reference=ticket.reference), code=303)
+        return redirect_to_case(ticket)
     add_information(ticket, text=(form.text.data or "").strip(), files=stored, now=utcnow())
     db.session.commit()
     flash(_("Thank you. We have added this to your report."), "success")
-    return redirect(url_for("reports.case", reference=ticket.reference), code=303)
+    return redirect_to_case(ticket)
 
 
 @bp.route("/case/<reference>/withdraw", methods=["GET", "POST"], endpoint="withdraw")
@@ -500,12 +536,96 @@ def withdraw_view(reference: str):
             withdraw(ticket, reason=(form.reason.data or "").strip(), now=utcnow())
         except InvalidTransition:
             flash(_("This report can no longer be withdrawn."), "error")
-            return redirect(url_for("reports.case", reference=ticket.reference), code=303)
+            return redirect_to_case(ticket)
         db.session.commit()
         flash(_("You have withdrawn your report. We will not work on it any further."), "success")
-        return redirect(url_for("reports.case", reference=ticket.reference), code=303)
+        return redirect_to_case(ticket)
     explain_csrf_failure(form)
     return render_template("reports/withdraw.html", ticket=ticket, form=form)
+
+
+@bp.get("/case/<reference>/decision")
+def decision(reference: str):
+    """The decision as a page of its own, made to be printed or saved and shown to others."""
+    ticket = load_tracked_ticket(reference)
+    record = decision_record(ticket, now=utcnow(), window=configured_window())
+    if record is None:
+        flash(
+            _("There is no decision on your report yet. We will tell you when there is."), "error"
+        )
+        return redirect_to_case(ticket)
+    return render_template("reports/decision.html", ticket=ticket, **decision_context(record))
+
+
+@bp.route("/case/<reference>/appeal", methods=["GET", "POST"], endpoint="appeal")
+@csrf.exempt
+@rate_limit("PORTAL_RATELIMIT_SUBMIT")
+def appeal_view(reference: str):
+    ticket = load_tracked_ticket(reference)
+    now, window = utcnow(), configured_window()
+    record = decision_record(ticket, now=now, window=window)
+    if record is None:
+        flash(_("There is no decision on your report yet, so there is nothing to appeal."), "error")
+        return redirect_to_case(ticket)
+    form = AppealForm()
+    if request.method == "GET":
+        return render_appeal(ticket, form, record)
+    if record.refusal is not None:
+        return refuse_appeal(ticket, form, record)
+    valid = form.validate()
+    explain_csrf_failure(form)
+    if not valid:
+        return render_appeal(ticket, form, record)
+    stored, rejected = store_uploads(uploaded_files(form.evidence), MAX_FILES, upload_dir())
+    if rejected:
+        db.session.rollback()  # removes the files that were accepted alongside
+        form.evidence.errors = [rejection_message(rejection) for rejection in rejected]
+        return render_appeal(ticket, form, record)
+    lock_tickets(ticket)  # a colleague's save meanwhile must not make this one fail
+    if not still_tracked(ticket):
+        db.session.rollback()  # removes the files stored above
+        abort(404)  # its link was replaced while this was being sent
+    try:
+        appeal(ticket, reason=form.reason.data.strip(), files=stored, now=now, window=window)
+        db.session.commit()
+    except (AppealRefused, IntegrityError):
+        # Appealed (a second click, another tab) or out of time while this was being sent;
+        # the unique key on the appealed decision stops the race that no check sees.
+        db.session.rollback()
+        return refuse_appeal(ticket, form, decision_record(ticket, now=now, window=window))
+    flash(
+        _(
+            "We have received your appeal. Someone who did not take the decision will review "
+            "it, and we will tell you what they decide."
+        ),
+        "success",
+    )
+    return redirect_to_case(ticket)
+
+
+def refuse_appeal(ticket: Ticket, form: AppealForm, record: DecisionRecord):
+    """An appeal that cannot be sent. When it is one already received (a double click, Back and
+    send again) the tracking page says so; otherwise the appeal page explains what else the
+    reporter can do, and shows what they wrote so that it is not lost."""
+    if record.refusal == AppealRefused.UNDER_REVIEW:
+        flash(
+            _("We already have your appeal against this decision, and it is being reviewed."),
+            "success",
+        )
+        return redirect_to_case(ticket)
+    return render_appeal(ticket, form, record, refused=True)
+
+
+def render_appeal(
+    ticket: Ticket, form: AppealForm, record: DecisionRecord, *, refused: bool = False
+):
+    return render_template(
+        "reports/appeal.html",
+        ticket=ticket,
+        form=form,
+        refused=refused,
+        **decision_context(record),
+    )
 
 
 @bp.route("/lost-link", methods=["GET", "POST"])

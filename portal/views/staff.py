@@ -301,6 +301,14 @@ def _refusal_message(reason: str, references: list[str]) -> str:
             count,
             references=named,
         )
+    if reason == CaseworkRefused.ORIGINAL_DECIDER:
+        return ngettext(
+            "Not assigned, because that person took the decision now under appeal: %(references)s.",
+            "Not assigned, because that person took the decisions now under appeal: "
+            "%(references)s.",
+            count,
+            references=named,
+        )
     if reason == CaseworkRefused.NOT_OPEN:
         return ngettext(
             "Not changed, because the report is no longer open: %(references)s.",

@@ -107,6 +107,10 @@ def tiny_png() -> bytes:
     return image.getvalue()
 
 
+# The reference and tracking token of the report the redress tour decides (load_casework).
+REPORT_TO_DECIDE: dict[str, str] = {}
+
+
 def load_casework(app) -> None:
     """Reports for the staff pages: every new report goes to Trust and Safety, where the agent
     works; two related reports (one from a French speaker, with an image), a saved reply."""
@@ -127,6 +131,9 @@ def load_casework(app) -> None:
     add_information(first, text="A screenshot of the answer.", files=[evidence], now=utcnow())
     make_ticket(app, **about_aurora)
     make_ticket(app, category="privacy", reporter_severity="critical")
+    # The report the redress tour decides, and its reporter then appeals.
+    to_decide, token = make_ticket(app, description="The assistant told me to stop my medicine.")
+    REPORT_TO_DECIDE.update(reference=to_decide.reference, token=token)
     # Past its critical deadlines (the dashboard's "breached", the queue's tag), and an e-mail
     # about it the outbox gave up on.
     overdue, _token = make_ticket(
@@ -418,6 +425,49 @@ def tour_administration(page: Page) -> Iterator[str]:
     page.locator("main a[href$='/replies']").first.click()
     page.wait_for_load_state()
     yield "saved-replies"
+    page.goto("/staff/admin/")
+    page.locator("main a[href$='/reason-templates']").first.click()
+    page.wait_for_load_state()
+    yield "reason-templates"
+    page.goto(page.url + "/new")
+    yield "new-reason-template"
+    submit_form(page)
+    yield "new-reason-template-error"
+
+
+def tour_redress(page: Page) -> Iterator[str]:
+    """An agent decides a report; its reporter reads the decision, keeps a printable record and
+    appeals."""
+    reference, token = REPORT_TO_DECIDE["reference"], REPORT_TO_DECIDE["token"]
+    page.goto(f"/staff/tickets/{reference}")
+    sign_in_as(page, STAFF_EMAIL)
+    page.wait_for_url(f"**/staff/tickets/{reference}")
+    yield "case-decide"
+    send_decision = "form[action$='/decision'] button[type='submit']"
+    with page.expect_navigation():
+        page.locator(send_decision).click()
+    yield "case-decide-error"
+    page.locator("input[name='outcome'][value='partly_upheld']").check()
+    page.locator("input[name='remedies'][value='safeguard_added']").check()
+    page.fill("#facts", "The answer advised stopping a prescribed medicine without a doctor.")
+    page.fill("#measure", "A safeguard now refers such questions to a doctor, in every language.")
+    page.locator("input[name='automated_means'][value='detection']").check()
+    page.fill("#policy_clause", "Usage policy 4.2: medical advice")
+    with page.expect_navigation():
+        page.locator(send_decision).click()
+    yield "case-decided"
+    sign_out(page)
+    page.goto(f"/reports/track/{token}")
+    yield "tracking-decided"
+    page.goto(f"/reports/case/{reference}/decision")
+    yield "decision-record"
+    page.goto(f"/reports/case/{reference}/appeal")
+    yield "appeal"
+    submit_form(page)
+    yield "appeal-error"
+    page.fill("#reason", "A safeguard is not enough: the old answer is still being shown.")
+    submit_form(page)
+    yield "tracking-appealed"
 
 
 def tour_service_levels(page: Page) -> Iterator[str]:
@@ -462,4 +512,5 @@ TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
     "casework": tour_casework,
     "administration": tour_administration,
     "service-levels": tour_service_levels,
+    "redress": tour_redress,
 }

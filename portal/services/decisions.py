@@ -1,0 +1,260 @@
+"""Deciding a report: the outcome, the remedies and the statement of reasons; and answering an
+appeal against a decision with a decision of its own.
+
+``decide`` checks everything a statement of reasons needs before it changes anything, and
+reports every problem at once (``DecisionRefused``), so that the person deciding fixes them in
+one go. Like the other casework actions it records events naming the member of staff (and so
+audit entries), leaves the commit to the caller and refuses a stale form (``StaleTicket``).
+"""
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from babel import Locale
+from flask import current_app
+
+from portal.config import SUPPORTED_LOCALES
+from portal.extensions import db
+from portal.models import (
+    Appeal,
+    AppealResult,
+    AutomatedMeans,
+    Decision,
+    EventKind,
+    ModelVersion,
+    Outcome,
+    Remedy,
+    StaffUser,
+    Status,
+    Ticket,
+)
+from portal.services import casework, sla
+from portal.services.errors import CaseworkRefused, DomainError
+
+# Where a decision can be taken: on a report being worked on (a new or triaged one is moved on
+# to investigating first, as the state machine requires), or on a report under appeal. A report
+# waiting for its reporter goes back to investigating first, so that nobody decides while an
+# answer is still expected.
+DECIDABLE_STATES = frozenset({Status.NEW, Status.TRIAGED, Status.INVESTIGATING, Status.APPEALED})
+
+
+class DecisionRefused(DomainError):
+    """A decision that the rules of a statement of reasons, or of an appeal, do not allow.
+
+    ``problems`` maps each answer at fault (the name of ``decide``'s parameter) to one of the
+    codes below; the views show a message at that question. Every problem is found at once.
+    """
+
+    NO_FACTS = "no_facts"
+    NO_MEASURE = "no_measure"
+    NO_POLICY_CLAUSE = "no_policy_clause"
+    NO_REMEDY = "no_remedy"
+    NONE_WITH_OTHERS = "none_with_others"  # "None" ticked beside a remedy
+    NO_MODEL = "no_model"  # a fix in the model, for a report that names no model of the registry
+    NO_VERSION = "no_version"  # a fix in the model without the version that carries it
+    NOT_THIS_MODEL = "not_this_model"  # a version of another model (or of none)
+    VERSION_WITHOUT_FIX = "version_without_fix"  # a version, but no fix in the model
+    UNKNOWN_LANGUAGE = "unknown_language"
+    NO_APPEAL_RESULT = "no_appeal_result"  # answering an appeal without confirming or reversing
+    NOT_AN_APPEAL = "not_an_appeal"  # confirming or reversing with no appeal to answer
+    REVERSAL_KEEPS_OUTCOME = "reversal_keeps_outcome"
+    CONFIRMATION_CHANGES_OUTCOME = "confirmation_changes_outcome"
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(", ".join(f"{field}: {code}" for field, code in problems.items()))
+        self.problems = problems
+
+
+def decide(
+    ticket: Ticket,
+    *,
+    outcome: Outcome,
+    remedies: list[Remedy],
+    remedy_details: str | None,
+    fixed_in_version_id: int | None,
+    facts: str,
+    measure: str,
+    automated_means: AutomatedMeans,
+    policy_clause: str,
+    language: str,
+    staff: StaffUser,
+    now: datetime,
+    lost_link_url: casework.UrlBuilder,
+    appeal_result: AppealResult | None = None,
+    expect_version: int | None = None,
+) -> Decision:
+    """Decide ``ticket`` (or, under appeal, answer the appeal with ``appeal_result``) and move it
+    to decided, which stops its timers. The decision is public: on the reporter's page, and
+    e-mailed in their language if they agreed to be contacted.
+
+    Raises ``StaleTicket`` for an out-of-date form, ``CaseworkRefused`` when the ticket cannot
+    be decided now (``NOT_OPEN``) or not by ``staff`` (``ORIGINAL_DECIDER``: an appeal is
+    answered by someone other than who took the decision under appeal), and
+    ``DecisionRefused`` for the answers themselves. Nothing changes when it raises.
+    """
+    casework.check_version(ticket, expect_version)
+    if ticket.status not in DECIDABLE_STATES:
+        raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+    appeal = open_appeal(ticket) if ticket.status is Status.APPEALED else None
+    if ticket.status is Status.APPEALED:
+        if appeal is None:
+            raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
+        if casework.contested_decider_id(ticket) == staff.id:
+            raise CaseworkRefused(CaseworkRefused.ORIGINAL_DECIDER)
+    remedies = list(dict.fromkeys(remedies))  # a remedy ticked twice (a forged form) once
+    facts, measure, policy_clause = facts.strip(), measure.strip(), policy_clause.strip()
+    problems = {
+        **_reasons_problems(facts=facts, measure=measure, policy_clause=policy_clause),
+        **_remedy_problems(ticket, remedies, fixed_in_version_id),
+        **_appeal_problems(appeal, outcome, appeal_result),
+    }
+    if language not in SUPPORTED_LOCALES:
+        problems["language"] = DecisionRefused.UNKNOWN_LANGUAGE
+    if problems:
+        raise DecisionRefused(problems)
+
+    if ticket.status is Status.NEW:
+        casework.change_status(ticket, Status.TRIAGED, staff=staff, now=now)
+    if ticket.status is Status.TRIAGED:
+        casework.change_status(ticket, Status.INVESTIGATING, staff=staff, now=now)
+    decision = Decision(
+        ticket=ticket,
+        outcome=outcome,
+        remedies=[remedy.value for remedy in remedies],
+        remedy_details=(remedy_details or "").strip() or None,
+        fixed_in_version_id=fixed_in_version_id,
+        facts=facts,
+        measure=measure,
+        automated_means=automated_means,
+        policy_clause=policy_clause,
+        language=language,
+        appeal_result=appeal_result,
+        decided_by_id=staff.id,
+        decided_at=now,
+    )
+    db.session.add(decision)
+    db.session.flush()  # its id, for the event and the appeal
+    detail = {"decision_id": decision.id, "outcome": outcome.value}
+    if appeal is not None:
+        appeal.answer = decision
+        detail["appeal_result"] = appeal_result.value
+    casework._event(ticket, EventKind.DECIDED, staff, now, is_public=True, detail=detail)
+    # Telling the reporter meets the first response if nobody had answered yet (under appeal:
+    # the appeal's own); measured before the move to decided, which stops the timers.
+    sla.record_public_update(ticket, now=now)
+    casework.change_status(ticket, Status.DECIDED, staff=staff, now=now)
+    _email_decision(ticket, decision, now=now, lost_link_url=lost_link_url)
+    return decision
+
+
+def _reasons_problems(*, facts: str, measure: str, policy_clause: str) -> dict[str, str]:
+    problems = {}
+    if not facts:
+        problems["facts"] = DecisionRefused.NO_FACTS
+    if not measure:
+        problems["measure"] = DecisionRefused.NO_MEASURE
+    if not policy_clause:
+        problems["policy_clause"] = DecisionRefused.NO_POLICY_CLAUSE
+    return problems
+
+
+def _remedy_problems(
+    ticket: Ticket, remedies: list[Remedy], fixed_in_version_id: int | None
+) -> dict[str, str]:
+    """At least one remedy, "None" only on its own, and the version that carries a fix in the
+    model exactly when there is one (a version of the report's own model)."""
+    problems = {}
+    if not remedies:
+        problems["remedies"] = DecisionRefused.NO_REMEDY
+    elif Remedy.NONE in remedies and len(remedies) > 1:
+        problems["remedies"] = DecisionRefused.NONE_WITH_OTHERS
+    if Remedy.MODEL_FIXED not in remedies:
+        if fixed_in_version_id is not None:
+            problems["fixed_in_version_id"] = DecisionRefused.VERSION_WITHOUT_FIX
+    elif ticket.model_id is None:
+        problems.setdefault("remedies", DecisionRefused.NO_MODEL)
+    elif fixed_in_version_id is None:
+        problems["fixed_in_version_id"] = DecisionRefused.NO_VERSION
+    else:
+        version = db.session.get(ModelVersion, fixed_in_version_id)
+        if version is None or version.model_id != ticket.model_id:
+            problems["fixed_in_version_id"] = DecisionRefused.NOT_THIS_MODEL
+    return problems
+
+
+def _appeal_problems(
+    appeal: Appeal | None, outcome: Outcome, appeal_result: AppealResult | None
+) -> dict[str, str]:
+    """An answer to an appeal confirms the decision under appeal (its outcome stands) or
+    reverses it (another outcome); a decision that answers no appeal does neither."""
+    if appeal is None:
+        return {"appeal_result": DecisionRefused.NOT_AN_APPEAL} if appeal_result else {}
+    if appeal_result is None:
+        return {"appeal_result": DecisionRefused.NO_APPEAL_RESULT}
+    contested = appeal.decision.outcome
+    if appeal_result is AppealResult.REVERSED and outcome is contested:
+        return {"outcome": DecisionRefused.REVERSAL_KEEPS_OUTCOME}
+    if appeal_result is AppealResult.CONFIRMED and outcome is not contested:
+        return {"outcome": DecisionRefused.CONFIRMATION_CHANGES_OUTCOME}
+    return {}
+
+
+def current_decision(ticket: Ticket) -> Decision | None:
+    """The decision in force: the latest one (an appeal's answer replaces what it answers)."""
+    return db.session.scalar(
+        sa.select(Decision)
+        .where(Decision.ticket_id == ticket.id)
+        .order_by(Decision.decided_at.desc(), Decision.id.desc())
+        .limit(1)
+    )
+
+
+def decisions_of(ticket: Ticket) -> list[Decision]:
+    """Every decision on ``ticket``, oldest first: the first one, then each appeal's answer."""
+    return list(
+        db.session.scalars(
+            sa.select(Decision)
+            .where(Decision.ticket_id == ticket.id)
+            .order_by(Decision.decided_at, Decision.id)
+        )
+    )
+
+
+def open_appeal(ticket: Ticket) -> Appeal | None:
+    """The appeal under review (not answered yet), if there is one."""
+    return db.session.scalar(
+        sa.select(Appeal).where(Appeal.ticket_id == ticket.id, Appeal.answer_id.is_(None))
+    )
+
+
+def appealable_until(decision: Decision, *, window: timedelta) -> datetime | None:
+    """Until when the reporter may appeal ``decision`` here; None for the answer to an appeal,
+    which ends the appeal here (the route outside the portal stays open)."""
+    if decision.appeal_result is not None:
+        return None
+    return decision.decided_at + window
+
+
+def language_name(code: str, *, in_locale: str) -> str:
+    """The language ``code`` named in ``in_locale`` ("anglais" for "en" in French)."""
+    return Locale.parse(code).get_display_name(in_locale) or code
+
+
+def _email_decision(
+    ticket: Ticket, decision: Decision, *, now: datetime, lost_link_url: casework.UrlBuilder
+) -> None:
+    """The decision by e-mail, in the reporter's language: the fixed parts translated, what
+    staff wrote as they wrote it, introduced by the language they wrote it in."""
+    config = current_app.config
+    casework._email_reporter(
+        ticket,
+        "decision",
+        now=now,
+        decision=decision,
+        written_in=language_name(decision.language, in_locale=ticket.locale),
+        appeal_until=appealable_until(
+            decision, window=timedelta(days=config["PORTAL_APPEAL_WINDOW_DAYS"])
+        ),
+        outside_redress=config["PORTAL_OUTSIDE_REDRESS"],
+        lost_link_url=lost_link_url(),
+    )
