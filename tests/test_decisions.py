@@ -7,6 +7,7 @@ answered by someone other than the person whose decision is under appeal: they c
 given the appeal nor answer it. Nothing is saved from a form that is wrong or out of date.
 """
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,7 @@ from portal.models import (
     AIModel,
     Appeal,
     AppealResult,
+    AuditEntry,
     AutomatedMeans,
     Decision,
     EventKind,
@@ -41,6 +43,7 @@ from portal.services.decisions import DecisionRefused
 from portal.services.errors import CaseworkRefused
 from portal.services.outbox import SmtpSettings, deliver_due
 from portal.services.status import transition
+from portal.services.ticket_audit import text_fingerprint
 from tests.conftest import CSRF_PATTERN, hidden_value
 from tests.factories import make_staff, make_team, route_everything_to
 from tests.signing_in import sign_in
@@ -229,7 +232,13 @@ def test_a_decision_decides_the_report_stops_its_clocks_and_shows_on_the_case_pa
             (Status.INVESTIGATING, Status.DECIDED),
         ]
         assert decided.is_public
-        assert decided.detail == {"decision_id": decision.id, "outcome": "upheld"}
+        assert decided.detail == {
+            "decision_id": decision.id,
+            "outcome": "upheld",
+            "remedies": ["output_corrected", "safeguard_added"],
+            "automated_means": decision.automated_means.value,
+            "statement_hmac": text_fingerprint(decisions.statement_text(decision)),
+        }
     assert (f"staff:{people.agent}", "ticket.decided") in audit_trail(app, report)
     page = text_of(agent.get(report.url))
     assert "Decisions" in page
@@ -356,7 +365,7 @@ def test_a_fix_in_the_model_names_a_version_of_the_reports_own_model(app, agent,
     assert response.status_code == 303
     [decision] = decisions_of(app, report)
     assert decision.fixed_in_version_id == fixed_in
-    assert "The model's behaviour was fixed: fixed in Aurora Chat 3.0" in text_of(
+    assert "The model's behaviour was fixed in Aurora Chat version 3.0" in text_of(
         agent.get(report.url)
     )
 
@@ -413,6 +422,40 @@ def test_the_service_finds_every_problem_at_once_and_knows_each_model(app, peopl
     }
     assert status is Status.NEW
     assert decisions_of(app, report) == []
+
+
+def test_a_statement_of_reasons_edited_afterwards_no_longer_matches_the_audit_log(
+    app, agent, report
+):
+    decide(agent, report)
+
+    with app.app_context():
+        ticket = the_ticket(report.reference)
+        [decision] = decisions.decisions_of(ticket)
+        [decided] = [event for event in ticket.events if event.kind is EventKind.DECIDED]
+        entry = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "ticket.decided")
+        ).one()
+        recorded = json.loads(entry.payload)["detail"]["statement_hmac"]
+        assert recorded == decided.detail["statement_hmac"]
+        assert recorded == text_fingerprint(decisions.statement_text(decision))
+
+        decision.facts = "Facts someone rewrote later."
+
+        assert recorded != text_fingerprint(decisions.statement_text(decision))
+
+
+def test_sending_the_same_decision_twice_keeps_one_and_says_it_was_sent(app, agent, report):
+    page = agent.get(report.url).get_data(as_text=True)
+
+    first = decide(agent, report, page=page)
+    again = decide(agent, report, page=page)  # a double click: the same form, sent twice
+
+    assert first.status_code == 303
+    assert again.status_code == 303
+    assert again.headers["Location"] == report.url
+    assert "This decision has been sent." in text_of(agent.get(report.url))
+    assert len(decisions_of(app, report)) == 1
 
 
 def test_a_decision_on_a_form_older_than_someone_elses_change_is_refused(

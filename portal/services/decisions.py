@@ -7,6 +7,7 @@ one go. Like the other casework actions it records events naming the member of s
 audit entries), leaves the commit to the caller and refuses a stale form (``StaleTicket``).
 """
 
+import json
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -30,6 +31,7 @@ from portal.models import (
 )
 from portal.services import casework, sla
 from portal.services.errors import CaseworkRefused, DomainError
+from portal.services.ticket_audit import text_fingerprint
 
 # Where a decision can be taken: on a report being worked on (a new or triaged one is moved on
 # to investigating first, as the state machine requires), or on a report under appeal. A report
@@ -134,7 +136,15 @@ def decide(
     )
     db.session.add(decision)
     db.session.flush()  # its id, for the event and the appeal
-    detail = {"decision_id": decision.id, "outcome": outcome.value}
+    detail = {
+        "decision_id": decision.id,
+        "outcome": outcome.value,
+        "remedies": list(decision.remedies),
+        "automated_means": automated_means.value,
+        # The statement of reasons, as a keyed hash in the tamper-evident audit log: an edit of
+        # the decision afterwards shows, and no personal data the text may hold is written out.
+        "statement_hmac": text_fingerprint(statement_text(decision)),
+    }
     if appeal is not None:
         appeal.answer = decision
         detail["appeal_result"] = appeal_result.value
@@ -145,6 +155,27 @@ def decide(
     casework.change_status(ticket, Status.DECIDED, staff=staff, now=now)
     _email_decision(ticket, decision, now=now, lost_link_url=lost_link_url)
     return decision
+
+
+def statement_text(decision: Decision) -> str:
+    """The decision's reasons and what it did, as one canonical text (for its fingerprint)."""
+    return json.dumps(
+        {
+            "outcome": decision.outcome.value,
+            "remedies": list(decision.remedies),
+            "remedy_details": decision.remedy_details,
+            "fixed_in_version_id": decision.fixed_in_version_id,
+            "facts": decision.facts,
+            "measure": decision.measure,
+            "automated_means": decision.automated_means.value,
+            "policy_clause": decision.policy_clause,
+            "language": decision.language,
+            "appeal_result": decision.appeal_result.value if decision.appeal_result else None,
+            "decided_by_id": decision.decided_by_id,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
 
 
 def _reasons_problems(*, facts: str, measure: str, policy_clause: str) -> dict[str, str]:

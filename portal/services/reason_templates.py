@@ -22,7 +22,7 @@ def available_for(ticket: Ticket) -> list[ReasonTemplate]:
     or for any, ordered by outcome, then title."""
     if ticket.team_id is None:
         return []
-    return list(
+    templates = list(
         db.session.scalars(
             sa.select(ReasonTemplate)
             .where(
@@ -31,9 +31,12 @@ def available_for(ticket: Ticket) -> list[ReasonTemplate]:
                     ReasonTemplate.category.is_(None), ReasonTemplate.category == ticket.category
                 ),
             )
-            .order_by(ReasonTemplate.outcome, ReasonTemplate.title, ReasonTemplate.id)
+            .order_by(ReasonTemplate.title, ReasonTemplate.id)
         )
     )
+    # The outcomes in their own order (upheld first), not the alphabetical order of the codes.
+    order = list(Outcome)
+    return sorted(templates, key=lambda template: order.index(template.outcome))
 
 
 def by_outcome(team: Team) -> list[tuple[Outcome, list[ReasonTemplate]]]:

@@ -726,6 +726,14 @@ def flag_serious_incident(ticket: Ticket, form: SeriousIncidentForm) -> str:
 def decide(ticket: Ticket, form: DecideForm) -> str:
     """Decide the report with a statement of reasons, or answer its appeal; the reporter is
     told (on their page, and by e-mail if they agreed to it)."""
+    in_force = decisions.current_decision(ticket)
+    if (
+        ticket.status is Status.DECIDED
+        and in_force is not None
+        and in_force.decided_by_id == signed_in_staff().id
+    ):
+        # The same form sent twice (a double click, a reload): the decision it made stands.
+        return _("This decision has been sent.")
     decision = decisions.decide(
         ticket,
         outcome=Outcome(form.outcome.data),
