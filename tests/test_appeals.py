@@ -21,6 +21,7 @@ from portal.models import (
     Status,
     Ticket,
 )
+from portal.services import sla_report
 from portal.services.assignment import APPEAL_REVIEW
 from portal.views import reports as reports_view
 from tests.factories import make_staff, make_ticket
@@ -138,6 +139,11 @@ def test_an_appeal_starts_its_own_timers_on_the_appeal_terms(app, client, decide
         assert ticket.resolve_due_at == ticket.appealed_at + timedelta(hours=48)
         assert ticket.next_due_at == ticket.first_response_due_at
         assert utcnow() - ticket.appealed_at < timedelta(minutes=1)
+        # A decision is owed again: the dashboard counts the appeal's own decision target, and
+        # the first decision does not meet it.
+        assert ticket.decided_at is None
+        later = sla_report.report_for(None, now=ticket.appealed_at + timedelta(hours=49))
+        assert (later.total.resolution.met, later.total.resolution.missed) == (0, 1)
 
 
 def test_the_original_decider_hands_the_appeal_back_to_the_team(app, client, decided, decider):

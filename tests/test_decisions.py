@@ -10,7 +10,7 @@ given the appeal nor answer it. Nothing is saved from a form that is wrong or ou
 import json
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -257,7 +257,11 @@ def test_the_reporter_gets_the_decision_in_their_language_with_the_reasons_as_wr
         deliver_due(SmtpSettings.from_config(app.config), now=utcnow())
         db.session.commit()
         [decision] = decisions.decisions_of(the_ticket(report.reference))
-        appeal_until = decision.decided_at + timedelta(days=app.config["PORTAL_APPEAL_WINDOW_DAYS"])
+        appeal_until = decisions.appeal_deadline(
+            decision.decided_at,
+            timezone="Europe/Paris",
+            window=timedelta(days=app.config["PORTAL_APPEAL_WINDOW_DAYS"]),
+        )
         with app.test_request_context():
             in_english = format_local_datetime(appeal_until, "Europe/Paris")
             with force_locale("fr"):
@@ -603,6 +607,9 @@ def test_the_person_whose_decision_is_under_appeal_cannot_answer_it_and_a_collea
             "decision_id": answer.id,
             "outcome": "not_upheld",
             "appeal_result": "decision_confirmed",
+            "remedies": ["none"],
+            "automated_means": answer.automated_means.value,
+            "statement_hmac": text_fingerprint(decisions.statement_text(answer)),
         }
 
 
@@ -745,3 +752,33 @@ def test_an_appeal_held_by_its_decider_is_handed_to_someone_else_automatically(
     assert reasons[-2:] == [(None, "appeal_review"), (people.colleague, "auto")]
     page = text_of(browser(app, "colleague@example.org").get(report.url))
     assert "took the decision under appeal, and someone else reviews it" in page
+
+
+# -- the appeal deadline ----------------------------------------------------------------------
+
+
+def test_the_appeal_deadline_is_the_end_of_the_reporters_day_six_months_on():
+    # 23:30 UTC on 27 November is already 28 November in Paris; 183 days later is 30 May,
+    # which ends at midnight Paris summer time: 22:00 UTC.
+    told = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
+
+    deadline = decisions.appeal_deadline(told, timezone="Europe/Paris", window=timedelta(183))
+
+    assert deadline == datetime(2027, 5, 30, 22, 0, tzinfo=UTC)
+    assert decisions.appeal_deadline(told, timezone="Not/AZone", window=timedelta(1)) == (
+        datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # an unknown zone counts as UTC
+    )
+
+
+def test_a_decision_keeps_the_appeal_deadline_its_reporter_was_told(app, agent, report):
+    decide(agent, report)
+    app.config["PORTAL_APPEAL_WINDOW_DAYS"] = 30  # shortened afterwards
+
+    with app.app_context():
+        ticket = the_ticket(report.reference)
+        [decision] = decisions.decisions_of(ticket)
+        told = decisions.appeal_deadline(
+            decision.decided_at, timezone=ticket.timezone, window=timedelta(days=183)
+        )
+        assert decision.appealable_until == told
+        assert decisions.appealable_until(decision, window=timedelta(days=30)) == told

@@ -60,7 +60,8 @@ class AppealResult(LabelledEnum):
 class Decision(db.Model):
     """One decision on a ticket: the first one, or the answer to an appeal (``appeal_result``
     set, and the appeal's ``answer_id`` pointing here). The latest decision is the one in
-    force; ``Ticket.decided_at`` is when it was taken."""
+    force; ``Ticket.decided_at`` is when it was taken (None while an appeal awaits its
+    answer: a decision is owed again)."""
 
     __tablename__ = "decisions"
 
@@ -86,6 +87,9 @@ class Decision(db.Model):
     )
     decided_by_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The last moment the reporter may appeal it here, fixed when it was taken and told to
+    # them (portal.services.decisions.appeal_deadline); None for the answer to an appeal.
+    appealable_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket] = relationship()
     decided_by: Mapped[StaffUser] = relationship()

@@ -69,6 +69,12 @@ def configured_window() -> timedelta:
     return timedelta(days=current_app.config["PORTAL_APPEAL_WINDOW_DAYS"])
 
 
+def _window_to_deadline(decision: Decision, window: timedelta) -> timedelta:
+    """The state machine measures the window from the decision's time; the decision's own
+    deadline (the end of a day in the reporter's zone) is the one that counts."""
+    return max(window, appealable_until(decision, window=window) - decision.decided_at)
+
+
 def decision_record(ticket: Ticket, *, now: datetime, window: timedelta) -> DecisionRecord | None:
     """What the reporter is shown of the decisions on ``ticket``, or None before any."""
     current = current_decision(ticket)
@@ -103,9 +109,9 @@ def _refusal(
         return AppealRefused.UNDER_REVIEW
     if latest_appeal is not None or current.appeal_result is not None:
         return AppealRefused.ANSWERED
-    if now > current.decided_at + window:
+    if now >= appealable_until(current, window=window):
         return AppealRefused.WINDOW_CLOSED
-    if not can_transition(ticket, Status.APPEALED, now, window):
+    if not can_transition(ticket, Status.APPEALED, now, _window_to_deadline(current, window)):
         # Decided, yet neither decided nor closed now: only an appeal moves a ticket on from
         # there, whatever the rows say.
         return AppealRefused.UNDER_REVIEW
@@ -147,6 +153,16 @@ def appeal(
         ticket.attachments.append(attachment)
         event.attachments.append(attachment)
     sla.start_appeal_clock(ticket, now=now)
-    transition(ticket, Status.APPEALED, now=now, actor=Actor.REPORTER, appeal_window=window)
+    transition(
+        ticket,
+        Status.APPEALED,
+        now=now,
+        actor=Actor.REPORTER,
+        appeal_window=_window_to_deadline(decision, window),
+    )
+    # A decision is owed again: until the answer, the report counts as undecided in the
+    # service-level figures (its decision target is the appeal's own deadline, not met by the
+    # first decision). The first decision keeps its own time on its Decision row.
+    ticket.decided_at = None
     hand_over_appeal(ticket, now=now)
     return lodged

@@ -8,7 +8,8 @@ audit entries), leaves the commit to the caller and refuses a stale form (``Stal
 """
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from babel import Locale
@@ -16,6 +17,7 @@ from flask import current_app
 
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
+from portal.i18n import valid_timezone
 from portal.models import (
     Appeal,
     AppealResult,
@@ -133,6 +135,13 @@ def decide(
         appeal_result=appeal_result,
         decided_by_id=staff.id,
         decided_at=now,
+        appealable_until=None
+        if appeal_result is not None
+        else appeal_deadline(
+            now,
+            timezone=ticket.timezone,
+            window=timedelta(days=current_app.config["PORTAL_APPEAL_WINDOW_DAYS"]),
+        ),
     )
     db.session.add(decision)
     db.session.flush()  # its id, for the event and the appeal
@@ -260,10 +269,25 @@ def open_appeal(ticket: Ticket) -> Appeal | None:
 
 def appealable_until(decision: Decision, *, window: timedelta) -> datetime | None:
     """Until when the reporter may appeal ``decision`` here; None for the answer to an appeal,
-    which ends the appeal here (the route outside the portal stays open)."""
+    which ends the appeal here (the route outside the portal stays open).
+
+    The deadline fixed when the decision was taken, as the reporter was told it: a window
+    configured shorter later does not take days from them. ``window`` serves decisions taken
+    before deadlines were stored."""
     if decision.appeal_result is not None:
         return None
+    if decision.appealable_until is not None:
+        return decision.appealable_until
     return decision.decided_at + window
+
+
+def appeal_deadline(decided_at: datetime, *, timezone: str, window: timedelta) -> datetime:
+    """The end of the reporter's own day ``window`` after the day they were told of the
+    decision: "six months from the day the decision was notified", in their time zone, so a
+    change of clocks on the way does not move it by an hour."""
+    zone = ZoneInfo(valid_timezone(timezone) or "UTC")
+    last_day = decided_at.astimezone(zone).date() + window
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
 def language_name(code: str, *, in_locale: str) -> str:
