@@ -4,6 +4,7 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from flask import current_app, request
 from flask_babel import get_locale
@@ -26,6 +27,12 @@ def select_locale() -> str:
 
 def current_locale_code() -> str:
     return str(get_locale() or "en")
+
+
+def language_name(code: str, *, in_locale: str | None = None) -> str:
+    """The language ``code`` named in ``in_locale``, by default the viewer's: "French" on an
+    English page, "anglais" for "en" in French."""
+    return Locale.parse(code).get_display_name(in_locale or current_locale_code()) or code
 
 
 def text_direction(locale: str | None = None) -> str:

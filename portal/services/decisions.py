@@ -12,12 +12,11 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from babel import Locale
 from flask import current_app
 
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
-from portal.i18n import valid_timezone
+from portal.i18n import language_name, valid_timezone
 from portal.models import (
     Appeal,
     AppealResult,
@@ -288,11 +287,6 @@ def appeal_deadline(decided_at: datetime, *, timezone: str, window: timedelta) -
     zone = ZoneInfo(valid_timezone(timezone) or "UTC")
     last_day = decided_at.astimezone(zone).date() + window
     return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-
-
-def language_name(code: str, *, in_locale: str) -> str:
-    """The language ``code`` named in ``in_locale`` ("anglais" for "en" in French)."""
-    return Locale.parse(code).get_display_name(in_locale) or code
 
 
 def _email_decision(

@@ -59,7 +59,7 @@ from portal.forms.admin import (
     day_span,
     holiday_regions,
 )
-from portal.i18n import current_locale_code
+from portal.i18n import current_locale_code, language_name
 from portal.models import (
     AIModel,
     Category,
@@ -194,11 +194,6 @@ def load_staff(user_id: int) -> StaffUser:
 
 
 # -- choices ------------------------------------------------------------------------------------
-
-
-def language_name(code: str) -> str:
-    """A language named in the viewer's language ("French" on an English page)."""
-    return Locale.parse(code).get_display_name(current_locale_code()) or code
 
 
 def language_choices() -> list[SelectChoice]:

@@ -49,7 +49,7 @@ from portal.forms.cases import (
     SeriousIncidentForm,
     StatusForm,
 )
-from portal.i18n import LANGUAGE_NAMES, current_locale_code
+from portal.i18n import LANGUAGE_NAMES, current_locale_code, language_name
 from portal.models import (
     Actor,
     AppealResult,
@@ -82,7 +82,7 @@ from portal.services.errors import CaseworkRefused, InvalidTransition, StaleTick
 from portal.services.scope import can_see_ticket, team_members, visible_team_ids
 from portal.services.status import OPEN_STATES
 from portal.services.tickets import find_ticket_by_reference
-from portal.views.admin import language_choices, language_name
+from portal.views.admin import language_choices
 from portal.views.reports import upload_dir
 
 bp = Blueprint("cases", __name__, url_prefix="/staff/tickets")

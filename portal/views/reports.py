@@ -36,7 +36,13 @@ from portal.forms.reports import (
     ReportForm,
     WithdrawForm,
 )
-from portal.i18n import current_locale_code, request_country, timezone_names, valid_timezone
+from portal.i18n import (
+    current_locale_code,
+    language_name,
+    request_country,
+    timezone_names,
+    valid_timezone,
+)
 from portal.models import (
     AIModel,
     Category,
@@ -58,7 +64,6 @@ from portal.services.appeals import (
     decision_record,
 )
 from portal.services.attachments import MAX_FILES, store_uploads
-from portal.services.decisions import language_name
 from portal.services.errors import AttachmentRejected, InvalidTransition
 from portal.services.status import can_transition
 from portal.services.tickets import (
