@@ -189,7 +189,7 @@ def _holiday_problems(calendar: Calendar) -> list[str]:
         ]
     try:
         holidays.country_holidays(country, subdiv=subdivision)
-    except NotImplementedError:  # how the holidays package says it has no such country
+    except NotImplementedError:  # the holidays package's answer for an unknown country or region
         if subdivision is None:
             return [f"{country!r} is not a country with known holidays (use a code such as 'FR')"]
         return [f"{subdivision!r} is not a subdivision of {country!r} with known holidays"]
