@@ -137,7 +137,7 @@ def register_template_globals(app: Flask) -> None:
     """Enums that templates compare against (never against string literals), and limits."""
     from flask_babel import lazy_gettext as _l
 
-    from portal.models import EventKind, Status, TicketKind
+    from portal.models import EventKind, FollowUpAnswer, Status, TicketKind
     from portal.services import sla
     from portal.services.attachments import MAX_FILE_BYTES
     from portal.services.status import OPEN_STATES
@@ -155,6 +155,7 @@ def register_template_globals(app: Flask) -> None:
         ),
         TicketKind=TicketKind,
         EventKind=EventKind,
+        FollowUpAnswer=FollowUpAnswer,
         Status=Status,
         open_statuses=OPEN_STATES,
         max_file_bytes=MAX_FILE_BYTES,

@@ -46,6 +46,14 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "reports.withdraw": Audience.TRACKING_LINK_HOLDER,
     "reports.decision": Audience.TRACKING_LINK_HOLDER,
     "reports.appeal": Audience.TRACKING_LINK_HOLDER,
+    "reports.follow_up": Audience.TRACKING_LINK_HOLDER,
+    "reports.your_data": Audience.TRACKING_LINK_HOLDER,
+    "reports.your_data_json": Audience.TRACKING_LINK_HOLDER,
+    "reports.erase": Audience.TRACKING_LINK_HOLDER,
+    # Signed links e-mailed to the reporter (the view checks the signature and its age).
+    "reports.open_follow_up_link": Audience.ANYONE,
+    "reports.confirm_erasure": Audience.ANYONE,
+    "reports.erased_page": Audience.ANYONE,
     "auth.sign_in": Audience.ANYONE,
     "auth.sign_out": Audience.ANYONE,
     # The code steps of a sign-in: the view checks the session's pending sign-in.

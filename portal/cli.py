@@ -1,5 +1,5 @@
 """Command-line tools, grouped by noun: ``flask models``, ``flask outbox``, ``flask demo``,
-``flask audit``, ``flask users``, ``flask scheduler``."""
+``flask audit``, ``flask users``, ``flask scheduler``, ``flask sla``, ``flask retention``."""
 
 import logging
 from datetime import date
@@ -28,7 +28,7 @@ from portal.models import (
 )
 from portal.models.enums import Actor, Role
 from portal.scheduler import Clock, default_jobs, run_until_stopped
-from portal.services import audit, sla, totp
+from portal.services import audit, retention, sla, totp
 from portal.services.accounts import (
     AccountError,
     create_user,
@@ -51,6 +51,7 @@ audit_cli = AppGroup("audit", help="Check the tamper-evident audit log.")
 users_cli = AppGroup("users", help="Manage staff accounts.")
 scheduler_cli = AppGroup("scheduler", help="The clock process: SLA sweep and outbox sender.")
 sla_cli = AppGroup("sla", help="Service-level deadlines.")
+retention_cli = AppGroup("retention", help="Delete what is kept past its retention period.")
 
 
 @sla_cli.command("recompute", help="Recompute the deadlines of every open report.")
@@ -480,6 +481,31 @@ def tick_scheduler():
         raise SystemExit(1)
 
 
+@retention_cli.command(
+    "run", help="Delete old evidence files and erase old reports' personal data and text."
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted; change nothing.")
+def run_retention(dry_run):
+    counts = retention.run(now=utcnow(), dry_run=dry_run)
+    if dry_run:
+        click.echo(f"Evidence files that would be deleted: {counts.evidence_files}")
+        click.echo(f"Reports that would be anonymised: {counts.tickets_to_anonymise}")
+        return
+    db.session.commit()  # the files leave the disk now
+    click.echo(f"Evidence files deleted: {counts.evidence_files}")
+    click.echo(f"Reports anonymised: {counts.tickets_to_anonymise}")
+
+
 def register_commands(app: Flask) -> None:
-    for group in (models_cli, outbox_cli, demo_cli, audit_cli, users_cli, scheduler_cli, sla_cli):
+    groups = (
+        models_cli,
+        outbox_cli,
+        demo_cli,
+        audit_cli,
+        users_cli,
+        scheduler_cli,
+        sla_cli,
+        retention_cli,
+    )
+    for group in groups:
         app.cli.add_command(group)

@@ -98,11 +98,27 @@ class DefaultConfig:
     PORTAL_OUTBOX_INTERVAL_SECONDS = 30
     PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS = 60
     PORTAL_CLOCK_SILENT_AFTER_SECONDS = 300
+    # How often the clock asks the follow-up question and closes decided reports, and how
+    # often it applies the retention periods (both also catch up on anything missed).
+    PORTAL_FOLLOW_UP_INTERVAL_SECONDS = 300
+    PORTAL_RETENTION_INTERVAL_SECONDS = 3600
 
     # Redress: how long a reporter may appeal a decision (from the day they were told of it),
     # and the route outside this portal that every decision names beside the appeal here (an
     # out-of-court dispute settlement body, a regulator): a name and an address.
     PORTAL_APPEAL_WINDOW_DAYS = 183
+    # Days after a decision when the reporter is asked "Did this resolve your concern?", and
+    # after which a decided report is closed (an appeal inside the window reopens it).
+    PORTAL_FOLLOW_UP_DAYS = 14
+    PORTAL_CLOSE_DECIDED_AFTER_DAYS = 28
+    # How long the links e-mailed for the follow-up and to confirm an erasure work.
+    PORTAL_FOLLOW_UP_LINK_DAYS = 30
+    PORTAL_ERASURE_LINK_HOURS = 72
+    # Retention, counted from when work on a report ended (closed, withdrawn or merged): its
+    # evidence files are deleted after the first period, its personal data and free text
+    # erased after the second (portal.services.retention).
+    PORTAL_RETENTION_ATTACHMENTS_DAYS = 365
+    PORTAL_RETENTION_ANONYMISE_DAYS = 730
     PORTAL_OUTSIDE_REDRESS: ClassVar[dict] = {
         "name": N_("the national consumer protection authority"),
         "url": "https://commission.europa.eu/live-work-travel-eu/consumer-rights-and-complaints_en",
@@ -196,6 +212,14 @@ _ENVIRONMENT_KEYS = {
     "PORTAL_CRISIS_RESOURCES": ("PORTAL_CRISIS_RESOURCES", json.loads),
     "PORTAL_ILLEGAL_CONTENT_REPORTING": ("PORTAL_ILLEGAL_CONTENT_REPORTING", json.loads),
     "PORTAL_APPEAL_WINDOW_DAYS": ("PORTAL_APPEAL_WINDOW_DAYS", int),
+    "PORTAL_FOLLOW_UP_DAYS": ("PORTAL_FOLLOW_UP_DAYS", int),
+    "PORTAL_CLOSE_DECIDED_AFTER_DAYS": ("PORTAL_CLOSE_DECIDED_AFTER_DAYS", int),
+    "PORTAL_FOLLOW_UP_LINK_DAYS": ("PORTAL_FOLLOW_UP_LINK_DAYS", int),
+    "PORTAL_ERASURE_LINK_HOURS": ("PORTAL_ERASURE_LINK_HOURS", int),
+    "PORTAL_RETENTION_ATTACHMENTS_DAYS": ("PORTAL_RETENTION_ATTACHMENTS_DAYS", int),
+    "PORTAL_RETENTION_ANONYMISE_DAYS": ("PORTAL_RETENTION_ANONYMISE_DAYS", int),
+    "PORTAL_FOLLOW_UP_INTERVAL_SECONDS": ("PORTAL_FOLLOW_UP_INTERVAL_SECONDS", int),
+    "PORTAL_RETENTION_INTERVAL_SECONDS": ("PORTAL_RETENTION_INTERVAL_SECONDS", int),
     "PORTAL_OUTSIDE_REDRESS": ("PORTAL_OUTSIDE_REDRESS", json.loads),
 }
 
@@ -243,14 +267,34 @@ def configuration_problems(config) -> list[str]:
 
 
 CLOCK_INTERVALS = ("PORTAL_OUTBOX_INTERVAL_SECONDS", "PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS")
+# The clock is silent when none of its jobs has succeeded for that long: these run seldom and
+# need not be counted (the frequent jobs keep the heartbeat fresh).
+SELDOM_CLOCK_INTERVALS = ("PORTAL_FOLLOW_UP_INTERVAL_SECONDS", "PORTAL_RETENTION_INTERVAL_SECONDS")
+PERIODS_IN_DAYS = (
+    "PORTAL_APPEAL_WINDOW_DAYS",
+    "PORTAL_FOLLOW_UP_DAYS",
+    "PORTAL_CLOSE_DECIDED_AFTER_DAYS",
+    "PORTAL_FOLLOW_UP_LINK_DAYS",
+    "PORTAL_RETENTION_ATTACHMENTS_DAYS",
+    "PORTAL_RETENTION_ANONYMISE_DAYS",
+)
 
 
 def _clock_problems(config) -> list[str]:
     problems = [
         f"{key} must be a whole number of seconds, at least 1"
-        for key in (*CLOCK_INTERVALS, "PORTAL_CLOCK_SILENT_AFTER_SECONDS")
+        for key in (*CLOCK_INTERVALS, *SELDOM_CLOCK_INTERVALS, "PORTAL_CLOCK_SILENT_AFTER_SECONDS")
         if not isinstance(config[key], int) or config[key] < 1
     ]
+    problems += [
+        f"{key} must be a whole number of days, at least 1"
+        for key in PERIODS_IN_DAYS
+        if not isinstance(config[key], int) or config[key] < 1
+    ]
+    if not isinstance(config["PORTAL_ERASURE_LINK_HOURS"], int) or (
+        config["PORTAL_ERASURE_LINK_HOURS"] < 1
+    ):
+        problems.append("PORTAL_ERASURE_LINK_HOURS must be a whole number of hours, at least 1")
     if not problems:
         longest = max(config[key] for key in CLOCK_INTERVALS)
         if config["PORTAL_CLOCK_SILENT_AFTER_SECONDS"] <= longest:

@@ -1,13 +1,15 @@
-"""Logging that never writes a tracking token.
+"""Logging that never writes a secret link.
 
 The development server and access logs write each request line, and a tracking link carries its
-secret in the path. The filter rewrites ``/reports/track/<token>`` before any handler sees it.
+secret in the path, as do the signed links e-mailed for the follow-up question and to confirm
+an erasure. The filter rewrites ``/reports/track/<token>``, ``/reports/follow-up/<token>`` and
+``/reports/erase/<token>`` before any handler sees them.
 """
 
 import logging
 import re
 
-TRACKING_PATH = re.compile(r"(/reports/track/)[^\s\"?]+")
+TRACKING_PATH = re.compile(r"(/reports/(?:track|follow-up|erase)/)[^\s\"?]+")
 # Loggers that write request lines: Werkzeug's development server and gunicorn's access log.
 REQUEST_LOGGERS = ("werkzeug", "gunicorn.access")
 

@@ -1,9 +1,10 @@
 """The clock process: ``flask scheduler run`` is the only place a scheduler is started.
 
-A fixed list of jobs (the SLA sweep, the outbox sender) is put into APScheduler's in-memory job
-store at start; nothing is stored between runs and no job is made per ticket. Catching up after
-downtime is the jobs' own business (they query for everything that is due), so the scheduler
-does not need to remember missed runs. ``flask scheduler tick`` runs each job once instead.
+A fixed list of jobs (the SLA sweep, the follow-up, retention, the outbox sender) is put into
+APScheduler's in-memory job store at start; nothing is stored between runs and no job is made
+per ticket. Catching up after downtime is the jobs' own business (they query for everything
+that is due), so the scheduler does not need to remember missed runs. ``flask scheduler tick``
+runs each job once instead.
 
 Each run gets a fresh app context from the factory the clock was given (never an app pickled
 into a job), commits its work once (the outbox excepted: it records each e-mail's result as soon
@@ -36,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import ClockHeartbeat
+from portal.services import follow_up, retention
 from portal.services.outbox import SmtpSettings, deliver_due
 
 logger = logging.getLogger(__name__)
@@ -114,14 +116,37 @@ def send_outbox(now: datetime) -> None:
         )
 
 
+def follow_up_decisions(now: datetime) -> None:
+    """Ask the reporters decided some days ago whether it resolved their concern, and close the
+    reports decided long enough ago."""
+    follow_up.run_due(now=now)
+
+
+def apply_retention(now: datetime) -> None:
+    """Delete the evidence files and erase the personal data that are past their periods."""
+    retention.run(now=now, dry_run=False)
+
+
 def default_jobs(config) -> list[ClockJob]:
-    """The clock's jobs, in the order ``tick`` runs them: the sweep first, as it may queue mail."""
+    """The clock's jobs, in the order ``tick`` runs them: those that may queue mail before the
+    outbox."""
     return [
         ClockJob(
             "sla_sweep",
             sweep_sla,
             timedelta(seconds=config["PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS"]),
             wakes=("outbox",),
+        ),
+        ClockJob(
+            "follow_up",
+            follow_up_decisions,
+            timedelta(seconds=config["PORTAL_FOLLOW_UP_INTERVAL_SECONDS"]),
+            wakes=("outbox",),
+        ),
+        ClockJob(
+            "retention",
+            apply_retention,
+            timedelta(seconds=config["PORTAL_RETENTION_INTERVAL_SECONDS"]),
         ),
         ClockJob(
             "outbox", send_outbox, timedelta(seconds=config["PORTAL_OUTBOX_INTERVAL_SECONDS"])

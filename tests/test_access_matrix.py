@@ -32,6 +32,7 @@ from portal.models import (
 )
 from portal.models.enums import Role
 from portal.services.attachments import store_evidence
+from portal.services.links import LinkPurpose, signed_token
 from portal.services.tickets import add_information
 from tests.factories import make_staff, make_ticket
 from tests.signing_in import sign_in
@@ -56,6 +57,13 @@ PROBES = {
     "reports.withdraw": ("GET", "/reports/case/{a}/withdraw"),
     "reports.decision": ("GET", "/reports/case/{a}/decision"),
     "reports.appeal": ("GET", "/reports/case/{a}/appeal"),
+    "reports.follow_up": ("POST", "/reports/case/{a}/follow-up"),
+    "reports.your_data": ("GET", "/reports/case/{a}/your-data"),
+    "reports.your_data_json": ("GET", "/reports/case/{a}/your-data.json"),
+    "reports.erase": ("GET", "/reports/case/{a}/erase"),
+    "reports.open_follow_up_link": ("GET", "/reports/follow-up/{follow_up_b}"),
+    "reports.confirm_erasure": ("GET", "/reports/erase/{erasure_b}"),
+    "reports.erased_page": ("GET", "/reports/erased"),
     "auth.sign_in": ("GET", "/auth/sign-in"),
     "auth.sign_out": ("POST", "/auth/sign-out"),
     "auth.enter_code": ("GET", "/auth/code"),
@@ -269,6 +277,8 @@ def world(app):
             "policy_a": policy.id,
             "message_a": message.id,
             "template_a": template.id,
+            "follow_up_b": signed_token(LinkPurpose.FOLLOW_UP, b),
+            "erasure_b": signed_token(LinkPurpose.ERASURE, b),
         }
     ids["colleague"] = make_staff(app, email="colleague@example.org", team_slugs=("team-a",))
     return ids, canaries

@@ -231,16 +231,19 @@ def gunicorn_writes(request_line: str) -> None:
     [("werkzeug", werkzeug_writes), ("gunicorn.access", gunicorn_writes)],
     ids=["werkzeug", "gunicorn"],
 )
-def test_a_request_log_line_shows_the_tracking_path_without_its_token(app, caplog, logger, write):
-    token = "kTq3vX9-secret_token_0123456789abcdefABCDEF"
+@pytest.mark.parametrize("secret_path", ["track", "follow-up", "erase"])
+def test_a_request_log_line_shows_a_secret_links_path_without_its_token(
+    app, caplog, logger, write, secret_path
+):
+    token = "kTq3vX9-secret_token_0123456789abcdefABCDEF.signed-part"
     caplog.set_level(logging.INFO, logger=logger)
 
-    write(f"GET /reports/track/{token} HTTP/1.1")
+    write(f"GET /reports/{secret_path}/{token} HTTP/1.1")
 
     assert len(caplog.records) == 1
     assert token not in caplog.text
     assert "127.0.0.1 - - " in caplog.text
-    assert '"GET /reports/track/[redacted] HTTP/1.1" 303' in caplog.text
+    assert f'"GET /reports/{secret_path}/[redacted] HTTP/1.1" 303' in caplog.text
 
 
 def test_a_real_server_logs_a_tracking_request_without_its_token(app, caplog):

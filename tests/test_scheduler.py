@@ -109,8 +109,13 @@ def test_tick_runs_every_job_once_and_leaves_a_heartbeat(app, mail_server):
     result = app.test_cli_runner().invoke(args=["scheduler", "tick"])
 
     assert result.exit_code == 0, result.output
-    # The sweep goes first: the e-mail it queues leaves in the same tick.
-    assert [line.split(":")[0] for line in result.output.splitlines()] == ["sla_sweep", "outbox"]
+    # The jobs that queue e-mail go first: what they queue leaves in the same tick.
+    assert [line.split(":")[0] for line in result.output.splitlines()] == [
+        "sla_sweep",
+        "follow_up",
+        "retention",
+        "outbox",
+    ]
     assert "outbox: ok" in result.output
     [mail] = mail_server.received
     assert mail.message["Subject"] == f"We received your report {reference}"
@@ -250,7 +255,7 @@ def test_jobs_are_scheduled_to_coalesce_one_at_a_time_and_run_however_late(app):
     finally:
         scheduler.shutdown(wait=False)
 
-    assert sorted(job.id for job in jobs) == ["outbox", "sla_sweep"]
+    assert sorted(job.id for job in jobs) == ["follow_up", "outbox", "retention", "sla_sweep"]
     assert JOB_DEFAULTS == {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     for job in jobs:
         assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None)

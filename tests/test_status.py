@@ -79,9 +79,18 @@ def test_a_reporter_can_withdraw_any_open_report(source):
     assert can_transition(ticket_in(source), Status.WITHDRAWN, utcnow())
 
 
-@pytest.mark.parametrize("source", [Status.DECIDED, Status.CLOSED, Status.APPEALED])
+@pytest.mark.parametrize("source", [Status.DECIDED, Status.CLOSED])
 def test_a_decided_report_cannot_be_withdrawn(source):
     assert not can_transition(ticket_in(source), Status.WITHDRAWN, utcnow())
+
+
+def test_a_report_under_appeal_can_be_withdrawn_which_ends_the_work_on_it(in_app):
+    ticket = ticket_in(Status.APPEALED)
+    now = utcnow()
+
+    transition(ticket, Status.WITHDRAWN, now=now, actor=Actor.REPORTER)
+
+    assert (ticket.status, ticket.closed_at) == (Status.WITHDRAWN, now)
 
 
 def test_a_closed_ticket_can_be_appealed_inside_the_window_only():
@@ -103,3 +112,13 @@ def test_deciding_and_closing_stamp_their_times(in_app):
     transition(ticket, Status.CLOSED, now=closed, actor=Actor.SYSTEM)
 
     assert (ticket.decided_at, ticket.closed_at) == (decided, closed)
+
+
+@pytest.mark.parametrize("end", [Status.WITHDRAWN, Status.MERGED])
+def test_withdrawing_or_merging_stamps_when_work_ended(in_app, end):
+    ticket = ticket_in(Status.INVESTIGATING, decided_days_ago=None)
+    now = utcnow()
+
+    transition(ticket, end, now=now, actor=Actor.REPORTER)
+
+    assert ticket.closed_at == now

@@ -1,4 +1,5 @@
-"""The reporter's forms: report or dispute, add information, withdraw, appeal, lost link."""
+"""The reporter's forms: report or dispute, add information, withdraw, appeal, the follow-up
+question, erasure, lost link."""
 
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -18,12 +19,20 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
 
 from portal.clock import utcnow
 from portal.forms import MaxChars, MultiCheckboxField, PortalForm, enum_choices
 from portal.i18n import valid_timezone
-from portal.models import Category, ReporterRole, Severity, TicketKind
+from portal.models import Category, FollowUpAnswer, ReporterRole, Severity, TicketKind
 from portal.models.tickets import DESCRIPTION_MAX_CHARS, OUTPUT_MAX_CHARS, SHORT_TEXT_MAX_CHARS
 
 NOT_LISTED = "not_listed"
@@ -243,6 +252,35 @@ class AppealForm(PortalForm):
             "Up to 5 files: screenshots (PNG, JPEG, WebP), PDF or plain text, 10 MB each."
         ),
     )
+
+
+class FollowUpForm(PortalForm):
+    """ "Did this resolve your concern?": the answer is the button pressed (one click), with an
+    optional comment written first."""
+
+    answer = StringField(
+        validators=[
+            AnyOf(
+                [answer.value for answer in FollowUpAnswer],
+                message=_l("Choose yes, partly or no"),
+            )
+        ]
+    )
+    comment = TextAreaField(
+        _l("Anything you want to tell us? (optional)"),
+        validators=[Optional(), MaxChars(SHORT_TEXT_MAX_CHARS)],
+    )
+
+
+class ErasureForm(PortalForm):
+    confirm = BooleanField(
+        _l("I want my personal data and what I wrote to be erased"),
+        validators=[DataRequired(_l("Confirm that you want your data to be erased"))],
+    )
+
+
+class ConfirmErasureForm(PortalForm):
+    """Only the button (and the CSRF token): opening the e-mailed link erases nothing."""
 
 
 class LostLinkForm(PortalForm):

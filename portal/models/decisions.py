@@ -57,6 +57,15 @@ class AppealResult(LabelledEnum):
     REVERSED = "decision_reversed", _l("Decision reversed")
 
 
+class FollowUpAnswer(LabelledEnum):
+    """The reporter's answer to "Did this resolve your concern?", asked some days after a
+    decision (``PORTAL_FOLLOW_UP_DAYS``)."""
+
+    YES = "yes", _l("Yes")
+    PARTLY = "partly", _l("Partly")
+    NO = "no", _l("No")
+
+
 class Decision(db.Model):
     """One decision on a ticket: the first one, or the answer to an appeal (``appeal_result``
     set, and the appeal's ``answer_id`` pointing here). The latest decision is the one in
@@ -64,6 +73,25 @@ class Decision(db.Model):
     answer: a decision is owed again)."""
 
     __tablename__ = "decisions"
+    __table_args__ = (
+        # The dashboard's last 30 days (portal.services.redress_report): the decisions taken,
+        # and the follow-up answers given, in the window.
+        sa.Index("ix_decisions_decided_at", "decided_at"),
+        sa.Index(
+            "ix_decisions_follow_up_answered_at",
+            "follow_up_answered_at",
+            sqlite_where=sa.text("follow_up_answered_at IS NOT NULL"),
+            postgresql_where=sa.text("follow_up_answered_at IS NOT NULL"),
+        ),
+        # The follow-up question still to ask (portal.services.follow_up): partial, so that it
+        # holds only the few decisions not asked about yet, however many there are in all.
+        sa.Index(
+            "ix_decisions_follow_up_due",
+            "decided_at",
+            sqlite_where=sa.text("follow_up_asked_at IS NULL"),
+            postgresql_where=sa.text("follow_up_asked_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
@@ -90,6 +118,14 @@ class Decision(db.Model):
     # The last moment the reporter may appeal it here, fixed when it was taken and told to
     # them (portal.services.decisions.appeal_deadline); None for the answer to an appeal.
     appealable_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The follow-up: when the reporter was asked whether the decision resolved their concern
+    # (by e-mail if they agreed to be contacted, always on their page), and their answer.
+    follow_up_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    follow_up_answer: Mapped[FollowUpAnswer | None] = mapped_column(
+        enum_column_type(FollowUpAnswer, "ck_decisions_follow_up_answer")
+    )
+    follow_up_comment: Mapped[str | None] = mapped_column(sa.String(SHORT_TEXT_MAX_CHARS))
+    follow_up_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket] = relationship()
     decided_by: Mapped[StaffUser] = relationship()

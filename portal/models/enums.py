@@ -112,6 +112,11 @@ class EventKind(LabelledEnum):
     SLA_ESCALATED = "sla_escalated", _l("Escalated to the administrators")
     DECIDED = "decided", _l("Decision made")
     APPEALED = "appealed", _l("Appeal received")
+    FOLLOW_UP_ASKED = "follow_up_asked", _l("We asked whether the decision resolved your concern")
+    FOLLOW_UP_ANSWERED = "follow_up_answered", _l("Your answer to our follow-up question")
+    ERASURE_REQUESTED = "erasure_requested", _l("Erasure of your data requested")
+    ERASED = "erased", _l("Personal data erased")
+    ATTACHMENTS_DELETED = "attachments_deleted", _l("Evidence files deleted")
 
 
 class Role(LabelledEnum):

@@ -232,7 +232,12 @@ class Ticket(db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the reporter last appealed: the appeal's own timers run from here.
     appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When work on it ended: closed, withdrawn or merged (an appeal reopens a closed report,
+    # and closing it again moves this on). Retention counts from here.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its reporter's personal data and free text were erased, at their request or by
+    # retention (portal.services.erasure); the structured labels stay, for the statistics.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Optimistic locking: every UPDATE checks and bumps it, so two staff members saving the same
     # ticket cannot silently overwrite each other (the forms carry the version they showed).
     row_version: Mapped[int] = mapped_column(default=1)

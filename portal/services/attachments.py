@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import sqlalchemy as sa
+from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal.extensions import db
@@ -111,6 +112,12 @@ def strip_image_metadata(data: bytes, content_type: str, filename: str) -> bytes
     save_options = {"quality": 95} if content_type in (JPEG, WEBP) else {}
     clean.save(output, format=_PILLOW_FORMATS[content_type], **save_options)
     return output.getvalue()
+
+
+def upload_dir() -> Path:
+    """The folder evidence files are kept in: ``PORTAL_UPLOAD_DIR``, else the instance's."""
+    configured = current_app.config["PORTAL_UPLOAD_DIR"]
+    return Path(configured) if configured else Path(current_app.instance_path) / "uploads"
 
 
 def store_evidence(

@@ -85,8 +85,12 @@ def _event(
 
 def can_be_replied_to(ticket: Ticket) -> bool:
     """Withdrawn and merged reports are done with; spam gets no reply (its address may be
-    someone else's)."""
-    return ticket.status not in (Status.WITHDRAWN, Status.MERGED) and not ticket.is_spam
+    someone else's); an erased report has no one left to reply to."""
+    return (
+        ticket.status not in (Status.WITHDRAWN, Status.MERGED)
+        and not ticket.is_spam
+        and ticket.erased_at is None
+    )
 
 
 def is_team_member(user: StaffUser, team_id: int | None) -> bool:
@@ -240,7 +244,12 @@ def classify(
 
 def add_note(ticket: Ticket, text: str, *, staff: StaffUser, now: datetime) -> TicketEvent:
     """An internal note: staff only, never shown to the reporter. A note changes nothing about
-    the ticket, so it takes no version and makes no one else's form out of date."""
+    the ticket, so it takes no version and makes no one else's form out of date.
+
+    Raises ``CaseworkRefused`` (``NOT_OPEN``) once the reporter's data is erased: notes quote
+    reporters, and nothing new about them may be written down."""
+    if ticket.erased_at is not None:
+        raise CaseworkRefused(CaseworkRefused.NOT_OPEN)
     return _event(ticket, EventKind.NOTE_ADDED, staff, now, touch=False, is_public=False, body=text)
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
 
@@ -56,6 +55,7 @@ from portal.services.calendar import (
     validate_calendar,
     working_time_between,
 )
+from portal.services.links import portal_url
 from portal.services.outbox import queue_email
 from portal.services.writing import begin_write
 
@@ -535,9 +535,7 @@ def take_step(ticket: Ticket, step: Step, *, now: datetime) -> bool:
     )
     if level is EscalationLevel.BREACH and ticket.breached_at is None:
         ticket.breached_at = now
-    case_url = (
-        f"{current_app.config['PORTAL_BASE_URL'].rstrip('/')}/staff/tickets/{ticket.reference}"
-    )
+    case_url = portal_url(f"/staff/tickets/{ticket.reference}")
     for person in recipients(ticket, level):
         queue_email(
             to=person.email,

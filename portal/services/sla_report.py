@@ -247,9 +247,10 @@ def _running_at_deadline(target: Target) -> sa.ColumnElement[bool]:
     it, or the sweep recorded this very deadline's breach (so its clock ran then, whatever
     became of the report since: withdrawn or merged).
 
-    A withdrawn or merged report keeps no time of leaving on its row (``closed_at`` is set on
-    closing only, ``updated_at`` by any later change, ``breached_at`` by the first breach of
-    any timer), hence the breach's own row, found by its unique key (ticket, timer, deadline,
+    A withdrawn or merged report's ``closed_at`` says when it left, but not whether its clock
+    had run out by then at this very deadline (``breached_at`` is set by the first breach of
+    any timer, and reports withdrawn before this release keep the time of their move only
+    approximately), hence the breach's own row, found by its unique key (ticket, timer, deadline,
     level). A deadline that passed while the clock process was down, for a report withdrawn
     before it caught up, is not recorded and so counts neither way.
     """

@@ -21,10 +21,14 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.DECIDED: frozenset({Status.CLOSED, Status.APPEALED}),
     # Appealing a closed ticket is allowed only inside the appeal window (checked below).
     Status.CLOSED: frozenset({Status.APPEALED}),
-    Status.APPEALED: frozenset({Status.DECIDED}),
+    # Withdrawing under appeal stops the review (and erasure withdraws whatever is open).
+    Status.APPEALED: frozenset({Status.DECIDED, Status.WITHDRAWN}),
     Status.WITHDRAWN: frozenset(),
     Status.MERGED: frozenset(),
 }
+
+# Where work on a report has ended (for now: an appeal reopens a closed report).
+ENDED_STATES = frozenset({Status.CLOSED, Status.WITHDRAWN, Status.MERGED})
 
 DEFAULT_APPEAL_WINDOW = timedelta(days=183)
 
@@ -83,7 +87,7 @@ def transition(
     ticket.updated_at = now
     if to is Status.DECIDED:
         ticket.decided_at = now
-    elif to is Status.CLOSED:
+    elif to in ENDED_STATES:
         ticket.closed_at = now
     ticket.events.append(event)
     sla.status_changed(ticket, before, now=now)

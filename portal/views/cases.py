@@ -77,13 +77,13 @@ from portal.services import (
     reason_templates,
     staff_admin,
 )
+from portal.services.attachments import upload_dir
 from portal.services.decisions import DecisionRefused
 from portal.services.errors import CaseworkRefused, InvalidTransition, StaleTicket
 from portal.services.scope import can_see_ticket, team_members, visible_team_ids
 from portal.services.status import OPEN_STATES
 from portal.services.tickets import find_ticket_by_reference
 from portal.views.admin import language_choices
-from portal.views.reports import upload_dir
 
 bp = Blueprint("cases", __name__, url_prefix="/staff/tickets")
 # What people reported, and their evidence: never cached.

@@ -14,9 +14,10 @@ from flask_login import current_user
 
 from portal.clock import utcnow
 from portal.i18n import text_direction
-from portal.models import SlaState
+from portal.models import AppealResult, FollowUpAnswer, Outcome, SlaState
 from portal.security import never_cache
-from portal.services import scope, sla_report
+from portal.services import redress_report, scope, sla_report
+from portal.services.redress_report import RedressFigures
 from portal.services.sla_report import Compliance, SlaReport, Standing, TeamFigures
 
 bp = Blueprint("dashboard", __name__, url_prefix="/staff")
@@ -27,16 +28,22 @@ bp.after_request(never_cache)
 def sla():
     """Where each of the viewer's teams stands now, and how its last 30 days went: owners see
     the teams they lead, administrators every team and the reports no team owns yet."""
-    report = sla_report.report_for(scope.managed_team_ids(current_user), now=utcnow())
-    return render_dashboard(report)
+    team_ids, now = scope.managed_team_ids(current_user), utcnow()
+    return render_dashboard(
+        sla_report.report_for(team_ids, now=now), redress_report.figures_for(team_ids, now=now)
+    )
 
 
-def render_dashboard(report: SlaReport) -> str:
-    """The page of ``report``, in the viewer's language and text direction."""
+def render_dashboard(report: SlaReport, redress: RedressFigures) -> str:
+    """The page of ``report`` and ``redress``, in the viewer's language and text direction."""
     direction = text_direction()
     return render_template(
         "staff/sla_dashboard.html",
         report=report,
+        redress=redress,
+        Outcome=Outcome,
+        AppealResult=AppealResult,
+        FollowUpAnswer=FollowUpAnswer,
         chart=bar_chart(report.rows, rtl=direction == "rtl"),
         direction=direction,
         SlaState=SlaState,

@@ -6,7 +6,8 @@ global ``CSRFProtect`` (they are exempt from it), so that a token that no longer
 form again with every answer kept instead of a bare 400 page.
 """
 
-from pathlib import Path
+import json
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import (
@@ -15,6 +16,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -32,6 +34,9 @@ from portal.forms.reports import (
     YES,
     AddInformationForm,
     AppealForm,
+    ConfirmErasureForm,
+    ErasureForm,
+    FollowUpForm,
     LostLinkForm,
     ReportForm,
     WithdrawForm,
@@ -44,8 +49,10 @@ from portal.i18n import (
     valid_timezone,
 )
 from portal.models import (
+    Actor,
     AIModel,
     Category,
+    FollowUpAnswer,
     ModelVersion,
     Remedy,
     ReporterRole,
@@ -55,7 +62,7 @@ from portal.models import (
     TicketKind,
 )
 from portal.security import never_cache
-from portal.services import tokens
+from portal.services import follow_up, tokens
 from portal.services.appeals import (
     AppealRefused,
     DecisionRecord,
@@ -63,8 +70,11 @@ from portal.services.appeals import (
     configured_window,
     decision_record,
 )
-from portal.services.attachments import MAX_FILES, store_uploads
+from portal.services.attachments import MAX_FILES, store_uploads, upload_dir
+from portal.services.data_copy import data_copy, held_data
+from portal.services.erasure import erase, request_erasure
 from portal.services.errors import AttachmentRejected, InvalidTransition
+from portal.services.links import LinkPurpose, signed_ticket
 from portal.services.status import can_transition
 from portal.services.tickets import (
     ReportSubmission,
@@ -89,6 +99,8 @@ bp.after_request(never_cache)
 
 TRACKED_SESSION_KEY = "tracked"
 CONFIRMATION_SESSION_KEY = "confirmation"
+# The reference of the report just erased, for the page that says so.
+ERASED_SESSION_KEY = "erased"
 # What a "Report this output" link may carry; nothing else is passed on.
 PREFILL_PARAMETERS = ("kind", "model", "version", "output_id")
 
@@ -109,11 +121,6 @@ def rate_limit(config_key: str):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def upload_dir() -> Path:
-    configured = current_app.config["PORTAL_UPLOAD_DIR"]
-    return Path(configured) if configured else Path(current_app.instance_path) / "uploads"
 
 
 def tracking_link(token: str) -> str:
@@ -469,13 +476,17 @@ def case(reference: str):
     return render_case(ticket, AddInformationForm())
 
 
-def render_case(ticket: Ticket, add_form: AddInformationForm):
+def render_case(
+    ticket: Ticket, add_form: AddInformationForm, *, follow_up_form: FollowUpForm | None = None
+):
     now = utcnow()
     return render_template(
         "reports/case.html",
         ticket=ticket,
         events=[event for event in ticket.events if event.is_public],
         add_form=add_form,
+        follow_up_question=follow_up.question(ticket),
+        follow_up_form=follow_up_form or FollowUpForm(),
         can_add=can_add_information(ticket),
         can_withdraw=can_transition(ticket, Status.WITHDRAWN, now),
         crisis_resources=crisis_resources() if ticket.needs_safety_resources else None,
@@ -631,6 +642,176 @@ def render_appeal(
         refused=refused,
         **decision_context(record),
     )
+
+
+# -- the follow-up question ---------------------------------------------------------------------
+
+
+@bp.get("/follow-up/<token>")
+@limiter.limit(lambda: current_app.config["PORTAL_RATELIMIT_TRACK"])
+def open_follow_up_link(token: str):
+    """The link in the follow-up e-mail: it opens the report's page at the question, as the
+    tracking link would (see portal.services.links)."""
+    ticket = ticket_for_signed_link(
+        LinkPurpose.FOLLOW_UP,
+        token,
+        max_age=timedelta(days=current_app.config["PORTAL_FOLLOW_UP_LINK_DAYS"]),
+    )
+    if ticket is None:
+        return render_template("reports/link_not_valid.html"), 404
+    authorize_tracking(ticket)
+    return redirect(url_for("reports.case", reference=ticket.reference, _anchor="follow-up"), 303)
+
+
+@bp.post("/case/<reference>/follow-up", endpoint="follow_up")
+@csrf.exempt
+@rate_limit("PORTAL_RATELIMIT_SUBMIT")
+def follow_up_view(reference: str):
+    ticket = load_tracked_ticket(reference)
+    form = FollowUpForm()
+    valid = form.validate()
+    explain_csrf_failure(form)
+    if not valid:
+        return render_case(ticket, AddInformationForm(), follow_up_form=form)
+    lock_tickets(ticket)
+    if not still_tracked(ticket):
+        abort(404)  # its link was replaced while this was being sent
+    answer = FollowUpAnswer(form.answer.data)
+    try:
+        follow_up.answer(
+            ticket, answer=answer, comment=(form.comment.data or "").strip(), now=utcnow()
+        )
+    except follow_up.NoQuestion:
+        db.session.rollback()
+        flash(_("We have already had your answer about this decision. Thank you."), "success")
+        return redirect_to_case(ticket)
+    db.session.commit()
+    record = decision_record(ticket, now=utcnow(), window=configured_window())
+    if answer is FollowUpAnswer.NO and record is not None and record.can_appeal:
+        flash(
+            _(
+                "Thank you for telling us. If you think the decision is wrong, you can appeal "
+                "it here: someone who did not take it will look at your report again."
+            ),
+            "success",
+        )
+        return redirect(url_for("reports.appeal", reference=ticket.reference), 303)
+    flash(_("Thank you for your answer. It helps us do better."), "success")
+    return redirect_to_case(ticket)
+
+
+# -- the reporter's data: a copy, and erasure ---------------------------------------------------
+
+
+@bp.get("/case/<reference>/your-data", endpoint="your_data")
+def your_data_view(reference: str):
+    """Everything held about the report, as a page to keep (downloaded, not shown)."""
+    ticket = load_tracked_ticket(reference)
+    # The records themselves, not the JSON copy's values: the page gives their labels in the
+    # reader's language and their moments in the reporter's time zone.
+    response = make_response(
+        render_template(
+            "reports/your_data.html",
+            ticket=ticket,
+            held=held_data(ticket),
+            generated_at=utcnow(),
+            Remedy=Remedy,
+        )
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="redress-{ticket.reference}.html"'
+    )
+    return response
+
+
+@bp.get("/case/<reference>/your-data.json", endpoint="your_data_json")
+def your_data_json_view(reference: str):
+    """The same as a JSON file, for a machine (or another service) to read."""
+    ticket = load_tracked_ticket(reference)
+    response = current_app.response_class(
+        json.dumps(data_copy(ticket, now=utcnow()), ensure_ascii=False, indent=2),
+        mimetype="application/json",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="redress-{ticket.reference}.json"'
+    )
+    return response
+
+
+@bp.route("/case/<reference>/erase", methods=["GET", "POST"], endpoint="erase")
+@csrf.exempt
+@rate_limit("PORTAL_RATELIMIT_SUBMIT")
+def erase_view(reference: str):
+    """Ask for erasure. With an e-mail address on the report, a link sent there confirms it
+    (whoever holds the tracking link alone cannot erase); without one, this is the
+    confirmation."""
+    ticket = load_tracked_ticket(reference)
+    form = ErasureForm()
+    if request.method == "POST" and form.validate():
+        lock_tickets(ticket)
+        if not still_tracked(ticket):
+            abort(404)  # its link was replaced while this was being sent
+        now = utcnow()
+        if request_erasure(ticket, now=now):
+            db.session.commit()
+            return render_template("reports/erasure_requested.html", ticket=ticket)
+        erase(ticket, now=now, by=Actor.REPORTER)
+        db.session.commit()
+        return erased(ticket)
+    explain_csrf_failure(form)
+    return render_template("reports/erase.html", ticket=ticket, form=form)
+
+
+@bp.route("/erase/<token>", methods=["GET", "POST"], endpoint="confirm_erasure")
+@csrf.exempt
+@limiter.limit(lambda: current_app.config["PORTAL_RATELIMIT_TRACK"])
+def confirm_erasure_view(token: str):
+    """The link in the confirmation e-mail: a page with one button (a mail scanner that opens
+    the link erases nothing)."""
+    max_age = timedelta(hours=current_app.config["PORTAL_ERASURE_LINK_HOURS"])
+    ticket = ticket_for_signed_link(LinkPurpose.ERASURE, token, max_age=max_age)
+    if ticket is None:
+        return render_template("reports/erasure_link_not_valid.html"), 404
+    form = ConfirmErasureForm()
+    if request.method == "POST" and form.validate():
+        lock_tickets(ticket)
+        if ticket_for_signed_link(LinkPurpose.ERASURE, token, max_age=max_age) is None:
+            abort(404)  # erased, or its link replaced, while this was being sent
+        erase(ticket, now=utcnow(), by=Actor.REPORTER)
+        db.session.commit()
+        return erased(ticket)
+    explain_csrf_failure(form)
+    return render_template("reports/confirm_erasure.html", ticket=ticket, form=form, token=token)
+
+
+@bp.get("/erased")
+def erased_page():
+    reference = session.get(ERASED_SESSION_KEY)
+    if reference is None:
+        return redirect(url_for("public.home"))
+    return render_template("reports/erased.html", reference=reference)
+
+
+def erased(ticket: Ticket):
+    """After an erasure: the browser forgets the report, and a page says what was done."""
+    tracked = dict(session.get(TRACKED_SESSION_KEY, {}))
+    tracked.pop(ticket.reference, None)
+    session[TRACKED_SESSION_KEY] = tracked
+    session[ERASED_SESSION_KEY] = ticket.reference
+    return redirect(url_for("reports.erased_page"), 303)
+
+
+def ticket_for_signed_link(purpose: LinkPurpose, token: str, *, max_age: timedelta):
+    """The ticket a signed e-mail link names, if the link is genuine, in time, and made for the
+    ticket's current tracking link (a new link, or an erasure, ends it); else None."""
+    signed = signed_ticket(purpose, token, max_age=max_age) if len(token) <= 256 else None
+    if signed is None:
+        return None
+    ticket_id, version = signed
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or ticket.tracking_version != version or ticket.erased_at is not None:
+        return None
+    return ticket
 
 
 @bp.route("/lost-link", methods=["GET", "POST"])

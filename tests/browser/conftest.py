@@ -23,9 +23,21 @@ from werkzeug.serving import make_server
 from portal import create_app
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import ModelVersion, OutboxMessage, OutboxStatus, SavedReply, Team
+from portal.models import (
+    AutomatedMeans,
+    ModelVersion,
+    OutboxMessage,
+    OutboxStatus,
+    Outcome,
+    Remedy,
+    SavedReply,
+    StaffUser,
+    Team,
+    Ticket,
+)
 from portal.models.enums import Role
 from portal.models.routing import TeamMembership
+from portal.services import decisions, follow_up
 from portal.services.accounts import create_user, hasher_from_config
 from portal.services.attachments import store_evidence
 from portal.services.tickets import add_information
@@ -67,6 +79,10 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
+# The live app, for tours that read what it has queued (the tours see only a browser page).
+LIVE_APP: dict = {}
+
+
 @pytest.fixture(scope="session")
 def live_app(database_url, tmp_path_factory):
     config = base_config(database_url, tmp_path_factory.mktemp("live-server"))
@@ -80,6 +96,7 @@ def live_app(database_url, tmp_path_factory):
         }
     )
     app = create_app(config)
+    LIVE_APP["app"] = app
     yield app
     with app.app_context():
         db.session.remove()
@@ -109,6 +126,9 @@ def tiny_png() -> bytes:
 
 # The reference and tracking token of the report the redress tour decides (load_casework).
 REPORT_TO_DECIDE: dict[str, str] = {}
+# The same of a report decided 15 days ago, whose reporter the clock has asked the follow-up
+# question; its reporter gave an e-mail address (so an erasure is confirmed by e-mail).
+REPORT_ASKED: dict[str, str] = {}
 
 
 def load_casework(app) -> None:
@@ -134,6 +154,16 @@ def load_casework(app) -> None:
     # The report the redress tour decides, and its reporter then appeals.
     to_decide, token = make_ticket(app, description="The assistant told me to stop my medicine.")
     REPORT_TO_DECIDE.update(reference=to_decide.reference, token=token)
+    decided_at = utcnow() - timedelta(days=15)
+    asked, token = make_ticket(
+        app,
+        contact_email="asked@example.org",
+        description="The assistant gave me a wrong dosage.",
+        now=decided_at - timedelta(days=2),
+    )
+    decide_for_tour(asked, now=decided_at)
+    follow_up.run_due(now=utcnow())
+    REPORT_ASKED.update(reference=asked.reference, token=token)
     # Past its critical deadlines (the dashboard's "breached", the queue's tag), and an e-mail
     # about it the outbox gave up on.
     overdue, _token = make_ticket(
@@ -161,6 +191,26 @@ def load_casework(app) -> None:
             title="Accusé de réception",
             body="Merci pour votre signalement : nous l'examinons.",
         )
+    )
+
+
+def decide_for_tour(ticket, *, now, **answers) -> None:
+    """The agent decides ``ticket`` through the decision service."""
+    agent = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == STAFF_EMAIL))
+    values = {
+        "outcome": Outcome.NOT_UPHELD,
+        "remedies": [Remedy.NONE],
+        "remedy_details": None,
+        "fixed_in_version_id": None,
+        "facts": "The dosage shown matched the leaflet of the medicine.",
+        "measure": "No change to the model.",
+        "automated_means": AutomatedMeans.NONE,
+        "policy_clause": "Usage policy 4.2: medical advice",
+        "language": "en",
+    }
+    values.update(answers)
+    decisions.decide(
+        ticket, staff=agent, now=now, lost_link_url=lambda: "/reports/lost-link", **values
     )
 
 
@@ -470,6 +520,50 @@ def tour_redress(page: Page) -> Iterator[str]:
     yield "tracking-appealed"
 
 
+def tour_reporter_rights(page: Page) -> Iterator[str]:
+    """A reporter asked whether the decision resolved their concern answers it, downloads
+    nothing (a file, not a page), and asks for their data to be erased, confirming by e-mail."""
+    reference, token = REPORT_ASKED["reference"], REPORT_ASKED["token"]
+    page.goto(f"/reports/track/{token}")
+    yield "tracking-follow-up"
+    page.fill("#comment", "x" * 2_001)
+    with page.expect_navigation():
+        page.locator("form[action$='/follow-up'] button[value='partly']").click()
+    yield "tracking-follow-up-error"
+    page.fill("#comment", "Only on the website.")
+    with page.expect_navigation():
+        page.locator("form[action$='/follow-up'] button[value='partly']").click()
+    yield "tracking-follow-up-answered"
+    page.goto(f"/reports/case/{reference}/erase")
+    yield "erase"
+    submit_form(page)
+    yield "erase-error"
+    page.locator("#confirm").check()
+    submit_form(page)
+    yield "erasure-requested"
+    page.goto(f"/reports/erase/{erasure_link_token(reference)}")
+    yield "confirm-erasure"
+    submit_form(page)
+    yield "erased"
+    page.goto("/reports/erase/not-a-real-link")
+    yield "erasure-link-not-valid"
+    page.goto("/reports/follow-up/not-a-real-link")
+    yield "follow-up-link-not-valid"
+
+
+def erasure_link_token(reference: str) -> str:
+    """The token of the erasure confirmation link e-mailed about ``reference``."""
+    with LIVE_APP["app"].app_context():
+        body = db.session.scalar(
+            sa.select(OutboxMessage.body)
+            .join(Ticket, Ticket.id == OutboxMessage.ticket_id)
+            .where(Ticket.reference == reference, OutboxMessage.body.contains("/reports/erase/"))
+        )
+        db.session.remove()
+    assert body, f"no erasure link was e-mailed about {reference}"
+    return re.search(r"/reports/erase/(\S+)", body).group(1)
+
+
 def tour_service_levels(page: Page) -> Iterator[str]:
     """An administrator's service-level pages: the dashboard, the policies, a team's calendar,
     and the e-mail that could not be delivered."""
@@ -513,4 +607,5 @@ TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
     "administration": tour_administration,
     "service-levels": tour_service_levels,
     "redress": tour_redress,
+    "reporter-rights": tour_reporter_rights,
 }
