@@ -104,6 +104,8 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        # Erased text must not linger in the file's free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
 

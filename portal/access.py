@@ -50,6 +50,7 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "reports.your_data": Audience.TRACKING_LINK_HOLDER,
     "reports.your_data_json": Audience.TRACKING_LINK_HOLDER,
     "reports.erase": Audience.TRACKING_LINK_HOLDER,
+    "reports.erasure_requested": Audience.TRACKING_LINK_HOLDER,
     # Signed links e-mailed to the reporter (the view checks the signature and its age).
     "reports.open_follow_up_link": Audience.ANYONE,
     "reports.confirm_erasure": Audience.ANYONE,

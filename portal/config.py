@@ -291,6 +291,13 @@ def _clock_problems(config) -> list[str]:
         for key in PERIODS_IN_DAYS
         if not isinstance(config[key], int) or config[key] < 1
     ]
+    if not problems:
+        problems += [
+            f"{key} must not be shorter than PORTAL_APPEAL_WINDOW_DAYS: a closed report that "
+            "can still be appealed would lose its evidence or its tracking link"
+            for key in ("PORTAL_RETENTION_ATTACHMENTS_DAYS", "PORTAL_RETENTION_ANONYMISE_DAYS")
+            if config[key] < config["PORTAL_APPEAL_WINDOW_DAYS"]
+        ]
     if not isinstance(config["PORTAL_ERASURE_LINK_HOURS"], int) or (
         config["PORTAL_ERASURE_LINK_HOURS"] < 1
     ):

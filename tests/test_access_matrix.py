@@ -61,6 +61,7 @@ PROBES = {
     "reports.your_data": ("GET", "/reports/case/{a}/your-data"),
     "reports.your_data_json": ("GET", "/reports/case/{a}/your-data.json"),
     "reports.erase": ("GET", "/reports/case/{a}/erase"),
+    "reports.erasure_requested": ("GET", "/reports/case/{a}/erase/requested"),
     "reports.open_follow_up_link": ("GET", "/reports/follow-up/{follow_up_b}"),
     "reports.confirm_erasure": ("GET", "/reports/erase/{erasure_b}"),
     "reports.erased_page": ("GET", "/reports/erased"),

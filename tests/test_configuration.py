@@ -55,6 +55,10 @@ def default_without(setting: str, key: str) -> dict:
             {"PORTAL_CRISIS_RESOURCES": default_without("PORTAL_CRISIS_RESOURCES", "default")},
             'PORTAL_CRISIS_RESOURCES needs a "default" list',
         ),
+        (
+            {"PORTAL_RETENTION_ANONYMISE_DAYS": 90},
+            "PORTAL_RETENTION_ANONYMISE_DAYS must not be shorter than PORTAL_APPEAL_WINDOW_DAYS",
+        ),
     ],
     ids=[
         "no-secret",
@@ -64,6 +68,7 @@ def default_without(setting: str, key: str) -> dict:
         "base-url-without-scheme",
         "unknown-timezone",
         "crisis-without-default",
+        "retention-shorter-than-the-appeal-window",
     ],
 )
 def test_production_refuses_to_start_and_names_the_setting_to_fix(database_url, changes, named):

@@ -38,10 +38,11 @@ from portal.models import (
 from portal.services import appeals, casework, decisions, links
 from portal.services.attachments import store_evidence
 from portal.services.erasure import delete_evidence, erase, request_erasure
-from portal.services.errors import CaseworkRefused
+from portal.services.errors import CaseworkRefused, InvalidTransition
 from portal.services.links import LinkPurpose
 from portal.services.outbox import SmtpSettings, deliver_due
-from portal.services.tickets import add_information
+from portal.services.status import transition
+from portal.services.tickets import add_information, withdraw
 from tests.factories import make_staff, make_submission, make_ticket, route_everything_to
 from tests.reporting import DISPUTE, complete_answers, files_on_disk, open_form, send
 from tests.signing_in import sign_in
@@ -271,8 +272,8 @@ def test_erasure_leaves_no_trace_of_the_reporter_anywhere_and_keeps_the_statisti
 
     response = erase_from_the_tracking_page(client, report)
     if with_email:
-        assert response.status_code == 200
-        assert "Check your e-mail" in page_text(response)
+        assert response.status_code == 303
+        assert "Check your e-mail" in page_text(client.get(response.headers["Location"]))
         response = confirm_erasure(client, confirmation_link(app))
 
     assert response.status_code == 303
@@ -359,7 +360,7 @@ def test_the_confirmation_email_says_what_goes_and_what_stays_and_carries_a_priv
 ):
     response = erase_from_the_tracking_page(client, followed)
 
-    assert response.status_code == 200
+    assert response.headers["Location"].endswith(f"{followed.case_url}/erase/requested")
     assert erased_at(app, followed) is None
     with app.app_context():
         message = db.session.scalars(sa.select(OutboxMessage)).all()[-1]
@@ -655,3 +656,34 @@ def test_the_confirmation_email_is_written_in_the_reporters_language(app):
             sa.select(OutboxMessage).where(OutboxMessage.ticket_id == ticket.id)
         ).all()[-1]
         assert message.locale == "fr"
+
+
+def test_asking_again_while_the_link_works_sends_no_second_email(app):
+    with app.app_context():
+        ticket, _token = make_ticket(app, contact_email="ana@example.org")
+        now = utcnow()
+
+        assert request_erasure(ticket, now=now) is True
+        assert request_erasure(ticket, now=now + timedelta(hours=1)) is True
+        db.session.commit()
+        links = [
+            message
+            for message in db.session.scalars(
+                sa.select(OutboxMessage).where(OutboxMessage.ticket_id == ticket.id)
+            )
+            if "/reports/erase/" in message.body
+        ]
+        assert len(links) == 1
+
+
+def test_a_reporter_cannot_withdraw_under_appeal_but_an_erasure_ends_the_work(app, registry):
+    with app.app_context():
+        ticket, _token = make_ticket(app)
+        for step in (Status.TRIAGED, Status.INVESTIGATING, Status.DECIDED, Status.APPEALED):
+            transition(ticket, step, now=utcnow(), actor=Actor.STAFF)
+
+        with pytest.raises(InvalidTransition):
+            withdraw(ticket, reason=None, now=utcnow())
+        erase(ticket, now=utcnow(), by=Actor.REPORTER)
+
+        assert ticket.status is Status.WITHDRAWN

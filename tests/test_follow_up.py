@@ -342,7 +342,8 @@ def test_there_is_nothing_to_answer_before_the_question_is_asked(app, client, de
 
     response = answer(client, report, "yes")
 
-    assert "We have already had your answer" in page_text(client.get(response.headers["Location"]))
+    page = page_text(client.get(response.headers["Location"]))
+    assert "There is no question to answer about this decision now." in page
     with app.app_context():
         assert decisions.current_decision(ticket_of(report.reference)).follow_up_answer is None
 

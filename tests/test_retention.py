@@ -228,12 +228,20 @@ def test_many_reports_are_processed_in_batches_none_missed_none_twice(app, monke
 
 @pytest.fixture
 def short_periods(app_config):
-    app_config.update(PORTAL_RETENTION_ATTACHMENTS_DAYS=30, PORTAL_RETENTION_ANONYMISE_DAYS=60)
+    app_config.update(
+        PORTAL_APPEAL_WINDOW_DAYS=30,
+        PORTAL_RETENTION_ATTACHMENTS_DAYS=30,
+        PORTAL_RETENTION_ANONYMISE_DAYS=60,
+    )
 
 
 @pytest.fixture
 def anonymise_first(app_config):
-    app_config.update(PORTAL_RETENTION_ATTACHMENTS_DAYS=365, PORTAL_RETENTION_ANONYMISE_DAYS=60)
+    app_config.update(
+        PORTAL_APPEAL_WINDOW_DAYS=60,
+        PORTAL_RETENTION_ATTACHMENTS_DAYS=365,
+        PORTAL_RETENTION_ANONYMISE_DAYS=60,
+    )
 
 
 def test_periods_come_from_the_configuration(short_periods, app):

@@ -7,14 +7,14 @@ decisions), every e-mail of the report (sent or not: each holds the address and 
 evidence files. What stays, for the statistics: the reference, kind, category, severities,
 model and version, locale and time zone, consent flags, dates, the status history and the
 structured parts of the decisions (outcome, remedies, automated means, policy clause, appeal
-result, follow-up answer). Exports filter on ``erased_at``.
+result, follow-up answer).
 
 The audit log is left as it is (it is append-only, and triggers refuse any change): it never
 held the text, only keyed fingerprints of it (``ticket_audit.text_fingerprint``), ids and enum
 values, so it verifies as before and gives nothing away.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -50,6 +50,8 @@ def request_erasure(ticket: Ticket, *, now: datetime) -> bool:
     """
     if not ticket.contact_email:
         return False
+    if _recently_requested(ticket, now=now):
+        return True  # the link sent then still works: no second e-mail (a refresh, a flood)
     ticket.events.append(
         TicketEvent(
             kind=EventKind.ERASURE_REQUESTED,
@@ -73,6 +75,14 @@ def request_erasure(ticket: Ticket, *, now: datetime) -> bool:
     )
     db.session.flush()
     return True
+
+
+def _recently_requested(ticket: Ticket, *, now: datetime) -> bool:
+    hours = timedelta(hours=current_app.config["PORTAL_ERASURE_LINK_HOURS"])
+    return any(
+        event.kind is EventKind.ERASURE_REQUESTED and event.created_at > now - hours
+        for event in ticket.events
+    )
 
 
 def erase(ticket: Ticket, *, now: datetime, by: Actor) -> int:

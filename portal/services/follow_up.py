@@ -32,7 +32,12 @@ BATCH = 200
 
 
 class NoQuestion(DomainError):
-    """Nothing to answer: not asked yet, answered already, or the decision no longer stands."""
+    """Nothing to answer: not asked yet, answered already (``answered``: a double click, another
+    tab), or the decision no longer stands."""
+
+    def __init__(self, *, answered: bool):
+        super().__init__("answered already" if answered else "no follow-up question")
+        self.answered = answered
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,9 @@ class FollowUpReport:
 
 def run_due(*, now: datetime, limit: int = BATCH) -> FollowUpReport:
     """Ask every follow-up question that has fallen due, and close every report decided long
-    enough ago. Adds and flushes; the clock commits. Two clocks never ask twice: the decisions
-    and reports are claimed under a write lock (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+    enough ago. Adds and flushes; the clock commits. Two clocks never ask twice: the reports
+    are claimed under a write lock (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's single
+    write lock)."""
     begin_write()
     return FollowUpReport(asked=_ask_due(now, limit), closed=_close_due(now, limit))
 
@@ -56,11 +62,14 @@ def _ask_due(now: datetime, limit: int) -> int:
     while True:
         due = db.session.scalars(
             sa.select(Decision)
+            .join(Ticket, Ticket.id == Decision.ticket_id)
             # The partial index ix_decisions_follow_up_due repeats this condition.
             .where(Decision.follow_up_asked_at.is_(None), Decision.decided_at <= cutoff)
             .order_by(Decision.decided_at, Decision.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            # The ticket's row, as every other writer of a report takes it first (an erasure
+            # meanwhile must not leave this e-mail behind, nor deadlock with it).
+            .with_for_update(of=Ticket, skip_locked=True)
         ).all()
         for decision in due:
             # Marked whatever happens next, so that it leaves the index: a decision under
@@ -141,7 +150,8 @@ def answer(ticket: Ticket, *, answer: FollowUpAnswer, comment: str, now: datetim
     double click, another tab). Adds and flushes; the caller commits."""
     decision = question(ticket)
     if decision is None:
-        raise NoQuestion("no follow-up question to answer")
+        current = current_decision(ticket)
+        raise NoQuestion(answered=current is not None and current.follow_up_answer is not None)
     decision.follow_up_answer = answer
     decision.follow_up_comment = comment or None
     decision.follow_up_answered_at = now

@@ -28,10 +28,10 @@ from portal.services.attachments import (
     delete_when_committed,
     store_uploads,
 )
-from portal.services.errors import AttachmentRejected
+from portal.services.errors import AttachmentRejected, InvalidTransition
 from portal.services.outbox import queue_email
 from portal.services.routing import route
-from portal.services.status import transition
+from portal.services.status import OPEN_STATES, transition
 from portal.services.writing import lock_tickets
 
 # Builds the absolute tracking URL for a token; views pass one based on ``url_for``.
@@ -238,7 +238,11 @@ def can_add_information(ticket: Ticket) -> bool:
 
 
 def withdraw(ticket: Ticket, *, reason: str | None, now: datetime) -> TicketEvent:
-    """Withdraw the report. Raises ``InvalidTransition`` once it is decided or closed."""
+    """Withdraw the report. Raises ``InvalidTransition`` once it is decided or closed, or under
+    appeal (the state machine lets an erasure withdraw an appealed report, not the reporter:
+    their appeal would be left unanswered on their page)."""
+    if ticket.status not in OPEN_STATES:
+        raise InvalidTransition(ticket.status, Status.WITHDRAWN)
     return transition(ticket, Status.WITHDRAWN, now=now, actor=Actor.REPORTER, body=reason or None)
 
 

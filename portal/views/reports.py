@@ -57,7 +57,6 @@ from portal.models import (
     Remedy,
     ReporterRole,
     Severity,
-    Status,
     Ticket,
     TicketKind,
 )
@@ -75,7 +74,7 @@ from portal.services.data_copy import data_copy, held_data
 from portal.services.erasure import erase, request_erasure
 from portal.services.errors import AttachmentRejected, InvalidTransition
 from portal.services.links import LinkPurpose, signed_ticket
-from portal.services.status import can_transition
+from portal.services.status import OPEN_STATES
 from portal.services.tickets import (
     ReportSubmission,
     SubmissionResult,
@@ -488,7 +487,7 @@ def render_case(
         follow_up_question=follow_up.question(ticket),
         follow_up_form=follow_up_form or FollowUpForm(),
         can_add=can_add_information(ticket),
-        can_withdraw=can_transition(ticket, Status.WITHDRAWN, now),
+        can_withdraw=ticket.status in OPEN_STATES,
         crisis_resources=crisis_resources() if ticket.needs_safety_resources else None,
         **decision_context(decision_record(ticket, now=now, window=configured_window())),
     )
@@ -681,9 +680,12 @@ def follow_up_view(reference: str):
         follow_up.answer(
             ticket, answer=answer, comment=(form.comment.data or "").strip(), now=utcnow()
         )
-    except follow_up.NoQuestion:
+    except follow_up.NoQuestion as refusal:
         db.session.rollback()
-        flash(_("We have already had your answer about this decision. Thank you."), "success")
+        if refusal.answered:
+            flash(_("We have already had your answer about this decision. Thank you."), "success")
+        else:
+            flash(_("There is no question to answer about this decision now."), "error")
         return redirect_to_case(ticket)
     db.session.commit()
     record = decision_record(ticket, now=utcnow(), window=configured_window())
@@ -754,12 +756,17 @@ def erase_view(reference: str):
         now = utcnow()
         if request_erasure(ticket, now=now):
             db.session.commit()
-            return render_template("reports/erasure_requested.html", ticket=ticket)
+            return redirect(url_for("reports.erasure_requested", reference=ticket.reference), 303)
         erase(ticket, now=now, by=Actor.REPORTER)
         db.session.commit()
         return erased(ticket)
     explain_csrf_failure(form)
     return render_template("reports/erase.html", ticket=ticket, form=form)
+
+
+@bp.get("/case/<reference>/erase/requested", endpoint="erasure_requested")
+def erasure_requested_view(reference: str):
+    return render_template("reports/erasure_requested.html", ticket=load_tracked_ticket(reference))
 
 
 @bp.route("/erase/<token>", methods=["GET", "POST"], endpoint="confirm_erasure")
