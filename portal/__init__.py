@@ -154,6 +154,7 @@ def register_template_globals(app: Flask) -> None:
             ("dashboard.sla", _l("Service levels")),
             ("admin.index", _l("Administration")),
             ("staff.audit_log", _l("Audit log")),
+            ("exports.index", _l("Feedback exports")),
         ),
         TicketKind=TicketKind,
         EventKind=EventKind,
@@ -182,7 +183,18 @@ class DatabaseIdConverter(IntegerConverter):
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.views import admin, auth, cases, dashboard, outbox, public, reports, staff
+    from portal.views import (
+        admin,
+        api,
+        auth,
+        cases,
+        dashboard,
+        exports,
+        outbox,
+        public,
+        reports,
+        staff,
+    )
 
     # Before any rule is added: the rules look their converters up when they are created.
     app.url_map.converters["int"] = DatabaseIdConverter
@@ -194,6 +206,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(outbox.bp)
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(api.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

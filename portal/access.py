@@ -20,6 +20,9 @@ class Audience(StrEnum):
     TRACKING_LINK_HOLDER = "tracking_link_holder"
     # Any signed-in member of staff, whatever their roles.
     STAFF = "staff"
+    # Whoever presents a personal API token that may read exports (checked by the api views,
+    # which answer 401 without one: an API client has no sign-in page to go to).
+    API_TOKEN = "api_token"
 
 
 # Staff who work on cases. Routes for staff name the roles that may call them.
@@ -29,6 +32,8 @@ AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMIN})
 # views narrow it with portal.services.scope).
 TEAM_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 ADMINS = frozenset({Role.ADMIN})
+# Who exports feedback for product teams.
+ANALYSTS = frozenset({Role.ANALYST, Role.ADMIN})
 
 ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "static": Audience.ANYONE,
@@ -50,6 +55,7 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "reports.your_data": Audience.TRACKING_LINK_HOLDER,
     "reports.your_data_json": Audience.TRACKING_LINK_HOLDER,
     "reports.erase": Audience.TRACKING_LINK_HOLDER,
+    "reports.withdraw_consent": Audience.TRACKING_LINK_HOLDER,
     "reports.erasure_requested": Audience.TRACKING_LINK_HOLDER,
     # Signed links e-mailed to the reporter (the view checks the signature and its age).
     "reports.open_follow_up_link": Audience.ANYONE,
@@ -62,7 +68,9 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "auth.set_up_two_step": Audience.ANYONE,
     "auth.two_step_verification": Audience.STAFF,
     # The queue (portal/views/staff.py).
-    "staff.home": CASEWORK,
+    # The workspace's front door: any member of staff, sent on to the first section they
+    # may visit (the queue for casework, the exports for analysts, the audit log for auditors).
+    "staff.home": Audience.STAFF,
     "staff.queue": CASEWORK,
     "staff.bulk_action": CASEWORK,
     "staff.audit_log": AUDIT_READERS,
@@ -112,6 +120,19 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     # E-mail that could not be delivered (portal/views/outbox.py).
     "outbox.failed_messages": ADMINS,
     "outbox.retry": ADMINS,
+    "api.feedback": Audience.API_TOKEN,
+    "api.feedback_count": Audience.API_TOKEN,
+    # Feedback exports and personal API tokens (portal/views/exports.py): every analyst sees
+    # every export; tokens only their owner (the views answer "not found" to anyone else).
+    "exports.index": ANALYSTS,
+    "exports.preview": ANALYSTS,
+    "exports.request_export": ANALYSTS,
+    "exports.show": ANALYSTS,
+    "exports.progress": ANALYSTS,
+    "exports.download": ANALYSTS,
+    "exports.download_archive": ANALYSTS,
+    "exports.tokens": ANALYSTS,
+    "exports.revoke_token": ANALYSTS,
 }
 
 
@@ -122,7 +143,7 @@ def may_visit(endpoint: str) -> bool:
         return False
     if audience in (Audience.ANYONE, Audience.TRACKING_LINK_HOLDER):
         return True
-    if not current_user.is_authenticated:
+    if audience is Audience.API_TOKEN or not current_user.is_authenticated:
         return False
     return audience is Audience.STAFF or current_user.has_any_role(audience)
 
@@ -134,7 +155,7 @@ def enforce_access_policy():
     if request.endpoint not in ACCESS_POLICY:
         abort(403)
     audience = ACCESS_POLICY[request.endpoint]
-    if audience in (Audience.ANYONE, Audience.TRACKING_LINK_HOLDER):
+    if audience in (Audience.ANYONE, Audience.TRACKING_LINK_HOLDER, Audience.API_TOKEN):
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()  # to the sign-in page, coming back afterwards

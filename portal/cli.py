@@ -1,8 +1,11 @@
 """Command-line tools, grouped by noun: ``flask models``, ``flask outbox``, ``flask demo``,
-``flask audit``, ``flask users``, ``flask scheduler``, ``flask sla``, ``flask retention``."""
+``flask audit``, ``flask users``, ``flask scheduler``, ``flask sla``, ``flask retention``,
+``flask export``."""
 
+import json
 import logging
-from datetime import date
+from datetime import UTC, date, datetime, time
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -14,7 +17,9 @@ from portal.extensions import db
 from portal.models import (
     AIModel,
     Category,
+    ExportFormat,
     ModelVersion,
+    Outcome,
     ReporterRole,
     RoutingRule,
     SavedReply,
@@ -28,7 +33,16 @@ from portal.models import (
 )
 from portal.models.enums import Actor, Role
 from portal.scheduler import Clock, default_jobs, run_until_stopped
-from portal.services import audit, retention, sla, totp
+from portal.services import (
+    audit,
+    export_text,
+    exports,
+    feedback,
+    redaction,
+    retention,
+    sla,
+    totp,
+)
 from portal.services.accounts import (
     AccountError,
     create_user,
@@ -52,6 +66,8 @@ users_cli = AppGroup("users", help="Manage staff accounts.")
 scheduler_cli = AppGroup("scheduler", help="The clock process: SLA sweep and outbox sender.")
 sla_cli = AppGroup("sla", help="Service-level deadlines.")
 retention_cli = AppGroup("retention", help="Delete what is kept past its retention period.")
+export_cli = AppGroup("export", help="Export consented, redacted feedback for product teams.")
+redaction_cli = AppGroup("redaction", help="The redacted, export-ready text of the reports.")
 
 
 @sla_cli.command("recompute", help="Recompute the deadlines of every open report.")
@@ -496,6 +512,132 @@ def run_retention(dry_run):
     click.echo(f"Reports anonymised: {counts.tickets_to_anonymise}")
 
 
+@redaction_cli.command(
+    "recompute", help="Redact again the reports redacted under older rules (or never)."
+)
+def recompute_redaction():
+    done = export_text.recompute_stale()
+    db.session.commit()
+    click.echo(f"Reports redacted under rules version {redaction.RULES_VERSION}: {done}")
+
+
+def _choices(enum) -> click.Choice:
+    return click.Choice([member.value for member in enum])
+
+
+def _since_option(_ctx, param, text: str | None) -> datetime | None:
+    """A day (midnight UTC) or an ISO 8601 moment (UTC unless it names its offset)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == len("2026-01-01"):
+            return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise click.BadParameter(
+            f"{text!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 date and time",
+            param=param,
+        ) from error
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _manifest_cursor(path: Path) -> datetime:
+    try:
+        cursor = json.loads(path.read_text(encoding="utf-8"))["cursor"]
+        return datetime.fromisoformat(cursor).astimezone(UTC)
+    except (ValueError, KeyError, TypeError) as error:
+        raise click.BadParameter(
+            f"{path} is not an export manifest with a cursor", param_hint="--since-manifest"
+        ) from error
+
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@export_cli.command("feedback", help="Export consented, redacted feedback records into a folder.")
+@click.option(
+    "--format", "fmt", required=True, type=_choices(ExportFormat), help="The files to write."
+)
+@click.option("--model", help="Only this model (its slug).")
+@click.option("--version-from", help="Only versions of --model released from this one on.")
+@click.option("--version-to", help="Only versions of --model released up to this one.")
+@click.option("--kind", type=_choices(TicketKind), help="Only this kind of report.")
+@click.option("--category", type=_choices(Category), help="Only this category.")
+@click.option(
+    "--severity", type=_choices(Severity), help="Only this severity (staff's, else the reporter's)."
+)
+@click.option("--outcome", type=_choices(Outcome), help="Only reports decided with this outcome.")
+@click.option("--language", help="Only reports in this language (a locale code such as fr).")
+@click.option("--created-from", type=DAY, help="Only reports made on or after this day (UTC).")
+@click.option("--created-to", type=DAY, help="Only reports made on or before this day (UTC).")
+@click.option(
+    "--since",
+    callback=_since_option,
+    help="Only reports changed after this date or ISO 8601 date and time (incremental).",
+)
+@click.option(
+    "--since-manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Only reports changed after this earlier export's cursor (its manifest.json).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write into (made if missing; must be empty).",
+)
+def export_feedback(fmt, out, since, since_manifest, created_from, created_to, **criteria):
+    if since is not None and since_manifest is not None:
+        raise click.UsageError("give --since or --since-manifest, not both")
+    if (criteria["version_from"] or criteria["version_to"]) and not criteria["model"]:
+        raise click.UsageError("--version-from and --version-to need --model")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise click.BadParameter(f"{out} exists and is not empty", param_hint="--out")
+    filters = feedback.FeedbackFilters(
+        **criteria,
+        created_from=created_from.date() if created_from else None,
+        created_to=created_to.date() if created_to else None,
+        since=_manifest_cursor(since_manifest) if since_manifest else since,
+    )
+    try:
+        total = feedback.count(filters)
+    except feedback.UnknownModel as error:
+        raise click.BadParameter(
+            f"the registry has no model or version {error}", param_hint="--model"
+        ) from error
+    try:
+        with click.progressbar(length=total, label="Exporting feedback records") as bar:
+            manifest = exports.run_export(
+                filters=filters,
+                fmt=ExportFormat(fmt),
+                out_dir=out,
+                actor=("cli", None),
+                now=utcnow(),
+                progress=lambda _done: bar.update(1),
+            )
+    except exports.ExportFolderNotEmpty as error:
+        raise click.BadParameter(str(error), param_hint="--out") from error
+    db.session.commit()
+    _echo_export_summary(manifest, out)
+
+
+def _echo_export_summary(manifest: dict, out: Path) -> None:
+    counts = manifest["counts"]
+    splits = ", ".join(f"{name} {number}" for name, number in counts["splits"].items())
+    redacted = ", ".join(
+        f"{kind} {number}" for kind, number in manifest["redaction_counts"].items() if number
+    )
+    click.echo(f"Records: {counts['records']} ({splits})")
+    click.echo(f"Preference pairs: {counts['preference_pairs']}")
+    click.echo(f"Tombstones: {counts['tombstones']}")
+    click.echo(f"Redacted: {redacted or 'nothing'}")
+    click.echo("Files:")
+    for file in manifest["files"]:
+        click.echo(f"  {file['path']}  {file['bytes']} bytes  sha256 {file['sha256']}")
+    click.echo(f"Manifest: {out / exports.MANIFEST} (audit entry {manifest['audit_seq']})")
+    click.echo(f"Next incremental export: --since-manifest {out / exports.MANIFEST}")
+
+
 def register_commands(app: Flask) -> None:
     groups = (
         models_cli,
@@ -506,6 +648,8 @@ def register_commands(app: Flask) -> None:
         scheduler_cli,
         sla_cli,
         retention_cli,
+        export_cli,
+        redaction_cli,
     )
     for group in groups:
         app.cli.add_command(group)

@@ -74,6 +74,9 @@ class DefaultConfig:
 
     PORTAL_HTTPS = False
     PORTAL_UPLOAD_DIR = None  # default: <instance>/uploads
+    PORTAL_EXPORT_DIR = None  # default: <instance>/exports
+    # The licence the dataset card of a Hugging Face export declares (a Hub licence identifier).
+    PORTAL_EXPORT_DATASET_LICENSE = "other"
     PORTAL_DEFAULT_TIMEZONE = "UTC"
     PORTAL_DEFAULT_COUNTRY = "default"
 
@@ -83,6 +86,8 @@ class DefaultConfig:
     PORTAL_RATELIMIT_SUBMIT = "10 per hour;3 per minute"
     PORTAL_RATELIMIT_TRACK = "60 per hour;20 per minute"
     PORTAL_RATELIMIT_LOST_LINK = "5 per hour"
+    # Per API token.
+    PORTAL_RATELIMIT_API = "600 per hour"
 
     PORTAL_MAIL_FROM = "Redress <no-reply@redress.invalid>"
     PORTAL_SMTP_HOST = "127.0.0.1"
@@ -102,6 +107,10 @@ class DefaultConfig:
     # often it applies the retention periods (both also catch up on anything missed).
     PORTAL_FOLLOW_UP_INTERVAL_SECONDS = 300
     PORTAL_RETENTION_INTERVAL_SECONDS = 3600
+    # How often the clock looks for a requested feedback export to run, and for reports whose
+    # export-ready text must be redacted again under new rules.
+    PORTAL_EXPORT_INTERVAL_SECONDS = 10
+    PORTAL_REDACTION_INTERVAL_SECONDS = 3600
 
     # Redress: how long a reporter may appeal a decision (from the day they were told of it),
     # and the route outside this portal that every decision names beside the appeal here (an
@@ -186,6 +195,11 @@ _ENVIRONMENT_KEYS = {
     ),
     "PORTAL_TOTP_ISSUER": ("PORTAL_TOTP_ISSUER", str),
     "PORTAL_UPLOAD_DIR": ("PORTAL_UPLOAD_DIR", str),
+    "PORTAL_EXPORT_DIR": ("PORTAL_EXPORT_DIR", str),
+    "PORTAL_EXPORT_DATASET_LICENSE": ("PORTAL_EXPORT_DATASET_LICENSE", str),
+    "PORTAL_RATELIMIT_API": ("PORTAL_RATELIMIT_API", str),
+    "PORTAL_EXPORT_INTERVAL_SECONDS": ("PORTAL_EXPORT_INTERVAL_SECONDS", int),
+    "PORTAL_REDACTION_INTERVAL_SECONDS": ("PORTAL_REDACTION_INTERVAL_SECONDS", int),
     "PORTAL_DEFAULT_TIMEZONE": ("PORTAL_DEFAULT_TIMEZONE", str),
     "PORTAL_DEFAULT_COUNTRY": ("PORTAL_DEFAULT_COUNTRY", str),
     "PORTAL_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
@@ -269,7 +283,12 @@ def configuration_problems(config) -> list[str]:
 CLOCK_INTERVALS = ("PORTAL_OUTBOX_INTERVAL_SECONDS", "PORTAL_SLA_SWEEP_MAX_INTERVAL_SECONDS")
 # The clock is silent when none of its jobs has succeeded for that long: these run seldom and
 # need not be counted (the frequent jobs keep the heartbeat fresh).
-SELDOM_CLOCK_INTERVALS = ("PORTAL_FOLLOW_UP_INTERVAL_SECONDS", "PORTAL_RETENTION_INTERVAL_SECONDS")
+SELDOM_CLOCK_INTERVALS = (
+    "PORTAL_FOLLOW_UP_INTERVAL_SECONDS",
+    "PORTAL_RETENTION_INTERVAL_SECONDS",
+    "PORTAL_EXPORT_INTERVAL_SECONDS",
+    "PORTAL_REDACTION_INTERVAL_SECONDS",
+)
 PERIODS_IN_DAYS = (
     "PORTAL_APPEAL_WINDOW_DAYS",
     "PORTAL_FOLLOW_UP_DAYS",

@@ -1,10 +1,10 @@
 """The clock process: ``flask scheduler run`` is the only place a scheduler is started.
 
-A fixed list of jobs (the SLA sweep, the follow-up, retention, the outbox sender) is put into
-APScheduler's in-memory job store at start; nothing is stored between runs and no job is made
-per ticket. Catching up after downtime is the jobs' own business (they query for everything
-that is due), so the scheduler does not need to remember missed runs. ``flask scheduler tick``
-runs each job once instead.
+A fixed list of jobs (the SLA sweep, the follow-up, retention, redaction, feedback exports, the
+outbox sender) is put into APScheduler's in-memory job store at start; nothing is stored between
+runs and no job is made per ticket. Catching up after downtime is the jobs' own business (they
+query for everything that is due), so the scheduler does not need to remember missed runs.
+``flask scheduler tick`` runs each job once instead.
 
 Each run gets a fresh app context from the factory the clock was given (never an app pickled
 into a job), commits its work once (the outbox excepted: it records each e-mail's result as soon
@@ -37,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import ClockHeartbeat
-from portal.services import follow_up, retention
+from portal.services import export_text, exports, follow_up, retention
 from portal.services.outbox import SmtpSettings, deliver_due
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ NOT_AVAILABLE = "not available"
 # However near the next deadline, the sweep waits this long between runs: a deadline it could
 # not settle (and returns again) must not make it spin.
 SHORTEST_PAUSE = timedelta(seconds=1)
+# Reports redacted again per run after a change of the rules (the next run takes the rest).
+REDACTION_BATCH = 5000
 
 JOB_DEFAULTS = {
     # Runs missed while the process was busy or asleep become one run, started however late:
@@ -127,6 +129,18 @@ def apply_retention(now: datetime) -> None:
     retention.run(now=now, dry_run=False)
 
 
+def run_requested_export(now: datetime) -> None:
+    """Run the oldest feedback export an analyst requested (it records its own progress)."""
+    exports.run_next_queued(now)
+
+
+def redact_stale_text(now: datetime) -> None:
+    """Redact again, under the current rules, the reports whose export-ready text is older."""
+    done = export_text.recompute_stale(limit=REDACTION_BATCH)
+    if done:
+        logger.info("redaction: %d reports redacted under the current rules", done)
+
+
 def default_jobs(config) -> list[ClockJob]:
     """The clock's jobs, in the order ``tick`` runs them: those that may queue mail before the
     outbox."""
@@ -147,6 +161,16 @@ def default_jobs(config) -> list[ClockJob]:
             "retention",
             apply_retention,
             timedelta(seconds=config["PORTAL_RETENTION_INTERVAL_SECONDS"]),
+        ),
+        ClockJob(
+            "redaction",
+            redact_stale_text,
+            timedelta(seconds=config["PORTAL_REDACTION_INTERVAL_SECONDS"]),
+        ),
+        ClockJob(
+            "exports",
+            run_requested_export,
+            timedelta(seconds=config["PORTAL_EXPORT_INTERVAL_SECONDS"]),
         ),
         ClockJob(
             "outbox", send_outbox, timedelta(seconds=config["PORTAL_OUTBOX_INTERVAL_SECONDS"])

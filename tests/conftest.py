@@ -52,6 +52,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict:
         "SECRET_KEY": "test-secret-key-for-the-suite-only",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "PORTAL_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "PORTAL_EXPORT_DIR": str(tmp_path / "exports"),
         "RATELIMIT_ENABLED": False,
         "PORTAL_DEFAULT_TIMEZONE": "Europe/London",
         "SERVER_NAME": "redress.test",

@@ -7,6 +7,7 @@ admits a member of staff but the report belongs to another team, the answer is e
 found", as for a reference that does not exist.
 """
 
+import hashlib
 import io
 import re
 import secrets
@@ -28,10 +29,14 @@ from portal.models import (
     SavedReply,
     Severity,
     SlaPolicy,
+    StaffUser,
     Team,
 )
 from portal.models.enums import Role
+from portal.models.feedback import ExportFormat, ExportStatus, FeedbackExport
+from portal.services import api_tokens
 from portal.services.attachments import store_evidence
+from portal.services.exports import export_dir
 from portal.services.links import LinkPurpose, signed_token
 from portal.services.tickets import add_information
 from tests.factories import make_staff, make_ticket
@@ -40,7 +45,8 @@ from tests.signing_in import sign_in
 # endpoint -> (method, path); {a} is report A's reference, {token_b} report B's tracking token,
 # {file_a} an evidence file of report A, {team_a}, {rule_a}, {reply_a}, {policy_a} and
 # {colleague} objects of team A ({template_a}: a reason template), {message_a} an e-mail about
-# report A that could not be sent.
+# report A that could not be sent, {export} a finished feedback export (a dataset folder) and
+# {other_token} an API token of another analyst.
 PROBES = {
     "static": ("GET", "/static/css/portal.css"),
     "public.home": ("GET", "/"),
@@ -61,6 +67,7 @@ PROBES = {
     "reports.your_data": ("GET", "/reports/case/{a}/your-data"),
     "reports.your_data_json": ("GET", "/reports/case/{a}/your-data.json"),
     "reports.erase": ("GET", "/reports/case/{a}/erase"),
+    "reports.withdraw_consent": ("POST", "/reports/case/{a}/consent"),
     "reports.erasure_requested": ("GET", "/reports/case/{a}/erase/requested"),
     "reports.open_follow_up_link": ("GET", "/reports/follow-up/{follow_up_b}"),
     "reports.confirm_erasure": ("GET", "/reports/erase/{erasure_b}"),
@@ -71,6 +78,8 @@ PROBES = {
     "auth.set_up_two_step": ("GET", "/auth/set-up-two-step"),
     "auth.two_step_verification": ("GET", "/auth/two-step-verification"),
     "staff.home": ("GET", "/staff/"),
+    "api.feedback": ("GET", "/api/v1/feedback"),
+    "api.feedback_count": ("GET", "/api/v1/feedback/count"),
     "staff.queue": ("GET", "/staff/queue?status=any"),
     "staff.bulk_action": ("POST", "/staff/queue/bulk"),
     "staff.audit_log": ("GET", "/staff/audit"),
@@ -114,6 +123,15 @@ PROBES = {
     "dashboard.sla": ("GET", "/staff/sla"),
     "outbox.failed_messages": ("GET", "/staff/admin/outbox"),
     "outbox.retry": ("POST", "/staff/admin/outbox/{message_a}/retry"),
+    "exports.index": ("GET", "/exports/"),
+    "exports.preview": ("GET", "/exports/preview"),
+    "exports.request_export": ("POST", "/exports/"),
+    "exports.show": ("GET", "/exports/{export}"),
+    "exports.progress": ("GET", "/exports/{export}/progress"),
+    "exports.download": ("GET", "/exports/{export}/files/README.md"),
+    "exports.download_archive": ("GET", "/exports/{export}/dataset.zip"),
+    "exports.tokens": ("GET", "/exports/tokens"),
+    "exports.revoke_token": ("POST", "/exports/tokens/{other_token}/revoke"),
 }
 
 # name -> (roles, team) for staff; "reporter" for link holders; None for the anonymous visitor.
@@ -145,6 +163,8 @@ ENTITLED = {
 SIGN_IN_STEPS = {"auth.enter_code", "auth.set_up_two_step"}
 # Routes about report A that staff outside team A must not learn exists.
 TEAM_SCOPED_CASES = {endpoint for endpoint in PROBES if endpoint.startswith("cases.")}
+# Personal to another analyst: whoever the table admits is told it does not exist.
+OTHER_ANALYSTS_OWN = {"exports.revoke_token"}
 # Team A's own settings (its page, rules and saved replies): its owners and the admins.
 TEAM_A_SETTINGS = {
     "admin.edit_team",
@@ -199,11 +219,15 @@ def expected(endpoint: str, principal: str) -> str:
         return "allowed"
     if audience is Audience.TRACKING_LINK_HOLDER:
         return "allowed" if principal == "holder of report A" else "not found"
+    if audience is Audience.API_TOKEN:
+        return "no token"  # nobody here presents one: a session is not a token
     if staff_roles is None:
         return "sign in"
     if audience is not Audience.STAFF and not set(staff_roles) & audience:
         return "forbidden"
     if endpoint in TEAM_SCOPED_CASES and "A" not in ENTITLED.get(principal, set()):
+        return "not found"
+    if endpoint in OTHER_ANALYSTS_OWN:
         return "not found"
     if endpoint in TEAM_A_SETTINGS and principal == "owner of team B":
         return "forbidden"
@@ -214,7 +238,9 @@ def outcome(response) -> str:
     location = response.headers.get("Location", "")
     if response.status_code in (301, 302, 303) and location.startswith("/auth/sign-in"):
         return "sign in"
-    return {403: "forbidden", 404: "not found"}.get(response.status_code, "allowed")
+    return {401: "no token", 403: "forbidden", 404: "not found"}.get(
+        response.status_code, "allowed"
+    )
 
 
 @pytest.fixture
@@ -282,7 +308,35 @@ def world(app):
             "erasure_b": signed_token(LinkPurpose.ERASURE, b),
         }
     ids["colleague"] = make_staff(app, email="colleague@example.org", team_slugs=("team-a",))
+    other_analyst = make_staff(app, email="other-analyst@example.org", roles=(Role.ANALYST,))
+    with app.app_context():
+        export = finished_export()
+        token, _secret = api_tokens.create_token(
+            db.session.get(StaffUser, other_analyst), "Pipeline", now=export.created_at
+        )
+        db.session.commit()
+        ids["export"], ids["other_token"] = export.id, token.id
     return ids, canaries
+
+
+def finished_export() -> FeedbackExport:
+    """A finished feedback export with one file (a dataset card) and its manifest. Flushes."""
+    card = b"# A dataset card\n"
+    export = FeedbackExport(
+        format=ExportFormat.HUGGING_FACE, status=ExportStatus.DONE, rows_total=0, folder="probe"
+    )
+    export.manifest = {
+        "files": [
+            {"path": "README.md", "bytes": len(card), "sha256": hashlib.sha256(card).hexdigest()}
+        ],
+        "counts": {"records": 0, "tombstones": 0, "preference_pairs": 0},
+    }
+    (export_dir() / "probe").mkdir(parents=True)
+    (export_dir() / "probe" / "README.md").write_bytes(card)
+    (export_dir() / "probe" / "manifest.json").write_text("{}")
+    db.session.add(export)
+    db.session.flush()
+    return export
 
 
 def visitor(app, principal: str, ids: dict):
@@ -312,8 +366,8 @@ def test_each_visitor_gets_what_the_table_says_and_sees_no_one_elses_report(
     client = visitor(app, principal, ids)
     data = {"csrf_token": csrf_token_for(app, client)} if method == "POST" else None
     response = client.open(path.format(**ids), method=method, data=data)
-    page = response.get_data(as_text=True)
-    response.close()  # a static file is sent from an open file
+    page = response.get_data().decode(errors="replace")  # a download may not be text
+    response.close()  # a static file or a download is sent from an open file
     if method == "POST" and response.status_code in (302, 303):
         # An action answers with a redirect: the page it leads to must not leak either.
         page += client.get(response.headers["Location"]).get_data(as_text=True)

@@ -4,6 +4,7 @@ and their files go; the structured labels stay for the statistics; the audit log
 verifies, and never held any of it in clear."""
 
 import io
+import json
 import logging
 import re
 import time
@@ -25,6 +26,7 @@ from portal.models import (
     Category,
     Decision,
     EventKind,
+    ExportFormat,
     OutboxMessage,
     OutboxStatus,
     Outcome,
@@ -39,6 +41,8 @@ from portal.services import appeals, casework, decisions, links
 from portal.services.attachments import store_evidence
 from portal.services.erasure import delete_evidence, erase, request_erasure
 from portal.services.errors import CaseworkRefused, InvalidTransition
+from portal.services.exports import run_export
+from portal.services.feedback import FeedbackFilters
 from portal.services.links import LinkPurpose
 from portal.services.outbox import SmtpSettings, deliver_due
 from portal.services.status import transition
@@ -234,6 +238,22 @@ def everything_logged(records: list[logging.LogRecord]) -> str:
     )
 
 
+def export_in(app, fmt: ExportFormat, folder: Path) -> dict:
+    """Export every consented report in ``fmt`` into ``folder``, as the command line does."""
+    with app.app_context():
+        manifest = run_export(
+            filters=FeedbackFilters(), fmt=fmt, out_dir=folder, actor=("cli", None), now=utcnow()
+        )
+        db.session.commit()
+        return manifest
+
+
+def exported_record_ids(app, folder: Path) -> list[str]:
+    export_in(app, ExportFormat.JSONL, folder)
+    lines = (folder / "records.jsonl").read_text().splitlines()
+    return [json.loads(line)["record_id"] for line in lines]
+
+
 def erase_from_the_tracking_page(client, report: Report):
     token = csrf_token(client, f"{report.case_url}/erase")
     return client.post(f"{report.case_url}/erase", data={"csrf_token": token, "confirm": "y"})
@@ -257,7 +277,7 @@ def confirm_erasure(client, link: str):
 
 @pytest.mark.parametrize("with_email", [True, False], ids=["confirmed-by-email", "no-address"])
 def test_erasure_leaves_no_trace_of_the_reporter_anywhere_and_keeps_the_statistics(
-    app, client, registry, agent, reviewer, caplog, with_email
+    app, client, registry, agent, reviewer, caplog, with_email, tmp_path
 ):
     caplog.set_level(logging.DEBUG)  # every logger that defers to the root's level
     planted = canaries()
@@ -269,6 +289,9 @@ def test_erasure_leaves_no_trace_of_the_reporter_anywhere_and_keeps_the_statisti
         with app.app_context():
             statuses = db.session.scalars(sa.select(OutboxMessage.status)).all()
         assert {OutboxStatus.SENT, OutboxStatus.PENDING} <= set(statuses)
+
+    # A product team took the report before the erasure (with consent: its redacted text).
+    [exported_before] = exported_record_ids(app, tmp_path / "before")
 
     response = erase_from_the_tracking_page(client, report)
     if with_email:
@@ -290,6 +313,20 @@ def test_erasure_leaves_no_trace_of_the_reporter_anywhere_and_keeps_the_statisti
         assert value not in on_disk, f"the {name} canary is still in a stored file"
         assert value not in logged, f"the {name} canary was logged"
     assert files_on_disk(app) == []
+    # Every export format made afterwards: nothing of the reporter, and the record the team
+    # took before is listed for deletion.
+    for fmt in ExportFormat:
+        folder = tmp_path / f"after-{fmt.value}"
+        manifest = export_in(app, fmt, folder)
+        exported = "\n".join(
+            path.read_bytes().decode("utf-8", "replace")
+            for path in folder.rglob("*")
+            if path.is_file()
+        )
+        for name, value in planted.items():
+            assert value not in exported, f"the {name} canary is in the {fmt.value} export"
+        assert manifest["counts"]["records"] == 0, fmt
+        assert exported_before in (folder / "tombstones.txt").read_text().split()
 
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output

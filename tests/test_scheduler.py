@@ -114,6 +114,8 @@ def test_tick_runs_every_job_once_and_leaves_a_heartbeat(app, mail_server):
         "sla_sweep",
         "follow_up",
         "retention",
+        "redaction",
+        "exports",
         "outbox",
     ]
     assert "outbox: ok" in result.output
@@ -255,7 +257,14 @@ def test_jobs_are_scheduled_to_coalesce_one_at_a_time_and_run_however_late(app):
     finally:
         scheduler.shutdown(wait=False)
 
-    assert sorted(job.id for job in jobs) == ["follow_up", "outbox", "retention", "sla_sweep"]
+    assert sorted(job.id for job in jobs) == [
+        "exports",
+        "follow_up",
+        "outbox",
+        "redaction",
+        "retention",
+        "sla_sweep",
+    ]
     assert JOB_DEFAULTS == {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     for job in jobs:
         assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None)

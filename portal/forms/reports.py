@@ -283,6 +283,10 @@ class ConfirmErasureForm(PortalForm):
     """Only the button (and the CSRF token): opening the e-mailed link erases nothing."""
 
 
+class WithdrawConsentForm(PortalForm):
+    """Only the button (and the CSRF token)."""
+
+
 class LostLinkForm(PortalForm):
     reference = StringField(
         _l("Reference"),

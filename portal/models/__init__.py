@@ -25,6 +25,7 @@ from portal.models.enums import (
     TicketKind,
     VersionStatus,
 )
+from portal.models.feedback import ApiToken, ExportFormat, ExportStatus, FeedbackExport
 from portal.models.registry import AIModel, ModelVersion, StaffRole, StaffUser, Team
 from portal.models.routing import RoutingRule, StaffLanguage, TeamMembership
 from portal.models.sla import (
@@ -40,6 +41,7 @@ from portal.models.tickets import Attachment, OutboxMessage, Ticket, TicketEvent
 __all__ = [
     "AIModel",
     "Actor",
+    "ApiToken",
     "Appeal",
     "AppealResult",
     "Attachment",
@@ -52,6 +54,9 @@ __all__ = [
     "DurationUnit",
     "EscalationLevel",
     "EventKind",
+    "ExportFormat",
+    "ExportStatus",
+    "FeedbackExport",
     "FollowUpAnswer",
     "ModelVersion",
     "OutboxMessage",

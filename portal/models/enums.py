@@ -117,6 +117,10 @@ class EventKind(LabelledEnum):
     ERASURE_REQUESTED = "erasure_requested", _l("Erasure of your data requested")
     ERASED = "erased", _l("Personal data erased")
     ATTACHMENTS_DELETED = "attachments_deleted", _l("Evidence files deleted")
+    CONSENT_WITHDRAWN = (
+        "consent_withdrawn",
+        _l("You withdrew your consent to use this report to improve AI models"),
+    )
 
 
 class Role(LabelledEnum):

@@ -136,6 +136,9 @@ class Ticket(db.Model):
             sqlite_where=sa.text("decided_at IS NOT NULL"),
             postgresql_where=sa.text("decided_at IS NOT NULL"),
         ),
+        # The export-ready text still to make, or to make again under new rules
+        # (portal.services.export_text.stale): a range of this index.
+        sa.Index("ix_tickets_redaction_version", "redaction_version"),
         sa.Index(
             "ix_tickets_decision_unmet",
             "resolve_due_at",
@@ -196,6 +199,9 @@ class Ticket(db.Model):
     consent_contact: Mapped[bool] = mapped_column(default=False)
     consent_training: Mapped[bool] = mapped_column(default=False)
     consent_public_stats: Mapped[bool] = mapped_column(default=False)
+    # When the reporter took back their consent to model-improvement use: the report leaves
+    # the exports, and later exports list it in their tombstones.
+    training_consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reporter_name: Mapped[str | None] = mapped_column(sa.String(200))
     contact_email: Mapped[str | None] = mapped_column(sa.String(320))
 
@@ -207,7 +213,20 @@ class Ticket(db.Model):
     submission_key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Indexed: an incremental export reads what changed since its cursor.
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    # The export-ready text (portal.services.redaction): the output, the input and the expected
+    # output with personal data replaced by typed placeholders, computed when the text is
+    # stored or changed, and again for every row when the rules' version changes; with what
+    # was replaced, by kind. An export only reads these.
+    export_output: Mapped[str | None] = mapped_column(sa.Text)
+    export_input: Mapped[str | None] = mapped_column(sa.Text)
+    export_expected_output: Mapped[str | None] = mapped_column(sa.Text)
+    redaction_counts: Mapped[dict | None] = mapped_column(sa.JSON)
+    # The redaction rules' version these were made with; None: not made yet.
+    redaction_version: Mapped[int | None] = mapped_column(sa.SmallInteger)
     # SLA deadlines, kept by portal.services.sla.recompute_deadlines; next_due_at is the earliest
     # one still running (None while paused or once closed), for the queue's "next due" order.
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

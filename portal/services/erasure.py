@@ -31,7 +31,7 @@ from portal.models import (
     Ticket,
     TicketEvent,
 )
-from portal.services import tokens
+from portal.services import export_text, tokens
 from portal.services.attachments import delete_when_committed, upload_dir
 from portal.services.links import LinkPurpose, portal_url, signed_token
 from portal.services.outbox import queue_email
@@ -112,6 +112,8 @@ def erase(ticket: Ticket, *, now: datetime, by: Actor) -> int:
     ticket.model_not_listed = None
     ticket.output_id = None
     ticket.occurred_on = None
+    # The export-ready copies of that text, made from the blanks (and so as blank).
+    export_text.prepare(ticket)
     # Staff quote the reporter in replies, questions and notes alike: every body goes.
     db.session.execute(
         sa.update(TicketEvent).where(TicketEvent.ticket_id == ticket.id).values(body=None)

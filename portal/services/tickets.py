@@ -21,7 +21,7 @@ from portal.models import (
     TicketEvent,
     TicketKind,
 )
-from portal.services import sla, tokens
+from portal.services import export_text, sla, tokens
 from portal.services.attachments import (
     MAX_FILES,
     StoredFile,
@@ -114,6 +114,7 @@ def submit_report(
                 kind=EventKind.SAFETY_FLAGGED, actor=Actor.SYSTEM, is_public=False, created_at=now
             )
         )
+    export_text.prepare(ticket)  # redacted once, here, so that exports only read
     route(ticket, now=now)
     sla.recompute_deadlines(ticket)  # on the team's calendar, so once it is routed
     db.session.add(ticket)
@@ -244,6 +245,22 @@ def withdraw(ticket: Ticket, *, reason: str | None, now: datetime) -> TicketEven
     if ticket.status not in OPEN_STATES:
         raise InvalidTransition(ticket.status, Status.WITHDRAWN)
     return transition(ticket, Status.WITHDRAWN, now=now, actor=Actor.REPORTER, body=reason or None)
+
+
+def withdraw_training_consent(ticket: Ticket, *, now: datetime) -> bool:
+    """Stop using the report to improve AI models: it leaves later exports, whose tombstones
+    tell whoever received it before to delete it. False (and nothing recorded) when the
+    reporter had not agreed, or has taken it back already."""
+    if not ticket.consent_training:
+        return False
+    ticket.consent_training = False
+    ticket.training_consent_withdrawn_at = now
+    ticket.events.append(
+        TicketEvent(
+            kind=EventKind.CONSENT_WITHDRAWN, actor=Actor.REPORTER, is_public=True, created_at=now
+        )
+    )
+    return True
 
 
 def reissue_tracking_link(

@@ -39,6 +39,7 @@ from portal.forms.reports import (
     FollowUpForm,
     LostLinkForm,
     ReportForm,
+    WithdrawConsentForm,
     WithdrawForm,
 )
 from portal.i18n import (
@@ -89,6 +90,7 @@ from portal.services.tickets import (
     submit_report,
     update_draft,
     withdraw,
+    withdraw_training_consent,
 )
 from portal.services.writing import lock_tickets
 
@@ -485,6 +487,7 @@ def render_case(
         events=[event for event in ticket.events if event.is_public],
         add_form=add_form,
         follow_up_question=follow_up.question(ticket),
+        consent_form=WithdrawConsentForm(),
         follow_up_form=follow_up_form or FollowUpForm(),
         can_add=can_add_information(ticket),
         can_withdraw=ticket.status in OPEN_STATES,
@@ -738,6 +741,30 @@ def your_data_json_view(reference: str):
         f'attachment; filename="redress-{ticket.reference}.json"'
     )
     return response
+
+
+@bp.post("/case/<reference>/consent", endpoint="withdraw_consent")
+@csrf.exempt
+@rate_limit("PORTAL_RATELIMIT_SUBMIT")
+def withdraw_consent_view(reference: str):
+    ticket = load_tracked_ticket(reference)
+    form = WithdrawConsentForm()
+    if not form.validate():
+        explain_csrf_failure(form)
+        return render_case(ticket, AddInformationForm())
+    lock_tickets(ticket)
+    if not still_tracked(ticket):
+        abort(404)  # its link was replaced while this was being sent
+    if withdraw_training_consent(ticket, now=utcnow()):
+        db.session.commit()
+    flash(
+        _(
+            "We will no longer use your report to improve AI models. If it was already given "
+            "to a product team, they are told to delete it."
+        ),
+        "success",
+    )
+    return redirect_to_case(ticket)
 
 
 @bp.route("/case/<reference>/erase", methods=["GET", "POST"], endpoint="erase")

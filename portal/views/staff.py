@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from babel.lists import format_list
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -45,8 +46,12 @@ QUEUE_VIEW_ARGS = (*QueueFilterForm.FILTERS, "sort")
 
 @bp.get("/")
 def home():
-    """The workspace's front door is the queue."""
-    return redirect(url_for("staff.queue"))
+    """The workspace's front door: the first section of the navigation the viewer may visit
+    (the queue, for those who work on cases). 403 for staff with no section at all."""
+    for endpoint, _label in current_app.jinja_env.globals["staff_navigation"]:
+        if may_visit(endpoint):
+            return redirect(url_for(endpoint))
+    abort(403)
 
 
 @bp.get("/queue")

@@ -37,7 +37,7 @@ from portal.models import (
 )
 from portal.models.enums import Role
 from portal.models.routing import TeamMembership
-from portal.services import decisions, follow_up
+from portal.services import decisions, exports, follow_up
 from portal.services.accounts import create_user, hasher_from_config
 from portal.services.attachments import store_evidence
 from portal.services.tickets import add_information
@@ -65,6 +65,7 @@ STAFF_EMAIL = "agent@example.org"
 STAFF_PASSWORD = "correct horse battery staple"
 # An administrator must set up an authenticator app at the first sign-in.
 ADMIN_EMAIL = "admin@example.org"
+ANALYST_EMAIL = "analyst@example.org"
 
 REFERENCE_PATTERN = re.compile(r"^RP-[2-9A-Z]{4}-[2-9A-Z]{4}$")
 
@@ -151,6 +152,12 @@ def load_casework(app) -> None:
     add_information(first, text="A screenshot of the answer.", files=[evidence], now=utcnow())
     make_ticket(app, **about_aurora)
     make_ticket(app, category="privacy", reporter_severity="critical")
+    # Reports whose reporters agreed they may improve models: the analysts' exports.
+    for output in (
+        "It told me to write to help@example.org for a refund that does not exist.",
+        "Il a inventé une loi qui n'existe pas.",
+    ):
+        make_ticket(app, consent_training=True, output_text=output, **about_aurora)
     # The report the redress tour decides, and its reporter then appeals.
     to_decide, token = make_ticket(app, description="The assistant told me to stop my medicine.")
     REPORT_TO_DECIDE.update(reference=to_decide.reference, token=token)
@@ -224,6 +231,7 @@ def demo_registry(live_app):
         for email, name, roles in (
             (STAFF_EMAIL, "Ada Agent", [Role.AGENT]),
             (ADMIN_EMAIL, "Ali Admin", [Role.ADMIN]),
+            (ANALYST_EMAIL, "Ana Analyst", [Role.ANALYST]),
         ):
             user = create_user(
                 email, name, STAFF_PASSWORD, roles, hasher=hasher_from_config(live_app.config)
@@ -564,6 +572,41 @@ def erasure_link_token(reference: str) -> str:
     return re.search(r"/reports/erase/(\S+)", body).group(1)
 
 
+def tour_exports(page: Page) -> Iterator[str]:
+    """An analyst previews, requests and downloads an export, and makes an API token."""
+    page.goto("/exports/")
+    sign_in_as(page, ANALYST_EMAIL)
+    page.wait_for_url("**/exports/")
+    yield "exports"
+    page.goto("/exports/preview?model=aurora-chat&version_from=3.0&version_to=2.5")
+    yield "exports-preview-error"
+    page.goto("/exports/preview?model=aurora-chat")
+    yield "exports-preview"
+    page.locator("input[name='format'][value='hf']").check()
+    with page.expect_navigation():
+        page.locator("form[action$='/exports/'] button[type='submit']").click()
+    yield "export-queued"
+    with LIVE_APP["app"].app_context():
+        exports.run_next_queued(utcnow())
+        db.session.remove()
+    page.locator("#export-ready").wait_for()
+    yield "export-finished-in-place"
+    page.reload()
+    yield "export-ready"
+    page.goto("/exports/tokens")
+    yield "tokens"
+    with page.expect_navigation():
+        page.locator("form[action$='/exports/tokens'] button[type='submit']").click()
+    yield "tokens-error"
+    page.fill("#name", "Notebook on my laptop")
+    with page.expect_navigation():
+        page.locator("form[action$='/exports/tokens'] button[type='submit']").click()
+    yield "token-created"
+    with page.expect_navigation():
+        page.locator("form[action$='/revoke'] button[type='submit']").first.click()
+    yield "token-revoked"
+
+
 def tour_service_levels(page: Page) -> Iterator[str]:
     """An administrator's service-level pages: the dashboard, the policies, a team's calendar,
     and the e-mail that could not be delivered."""
@@ -608,4 +651,5 @@ TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
     "service-levels": tour_service_levels,
     "redress": tour_redress,
     "reporter-rights": tour_reporter_rights,
+    "exports": tour_exports,
 }
