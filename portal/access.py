@@ -122,6 +122,9 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "outbox.retry": ADMINS,
     "api.feedback": Audience.API_TOKEN,
     "api.feedback_count": Audience.API_TOKEN,
+    "api.exports": Audience.API_TOKEN,
+    "api.export_file": Audience.API_TOKEN,
+    "api.export_archive": Audience.API_TOKEN,
     # Feedback exports and personal API tokens (portal/views/exports.py): every analyst sees
     # every export; tokens only their owner (the views answer "not found" to anyone else).
     "exports.index": ANALYSTS,

@@ -186,3 +186,20 @@ def throttled_sign_in(rate_limits):
         PORTAL_RATELIMIT_SIGN_IN_ACCOUNT="3 per minute",
         PORTAL_RATELIMIT_SIGN_IN_ADDRESS="100 per minute",
     )
+
+
+@pytest.fixture
+def offline_datasets(monkeypatch, tmp_path):
+    """datasets, with the Hub out of reach and its caches in the test's folder."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    import datasets  # a test dependency, slow to import: only where it is used
+    import huggingface_hub.constants
+
+    # The flags are read when the modules are first imported: this process may have done so.
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    return datasets

@@ -457,23 +457,6 @@ def test_splits_follow_the_record_id_and_come_near_80_10_10(app, three_hundred, 
     assert all(feedback.split_of(identifier) == split for identifier, split in splits.items())
 
 
-@pytest.fixture
-def offline_datasets(monkeypatch, tmp_path):
-    """datasets, with the Hub out of reach and its caches in the test's folder."""
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    import datasets  # a test dependency, slow to import: only where it is used
-    import huggingface_hub.constants
-
-    # The flags are read when the modules are first imported: this process may have done so.
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    return datasets
-
-
 def test_the_hugging_face_folder_loads_offline_with_its_splits(
     app, three_hundred, tmp_path, offline_datasets, caplog
 ):

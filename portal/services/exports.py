@@ -31,9 +31,12 @@ import hashlib
 import json
 import logging
 import shutil
+import tempfile
+import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import sqlalchemy as sa
 from flask import current_app
@@ -399,3 +402,67 @@ def _claim_next(now: datetime) -> FeedbackExport | None:
     ).rowcount
     db.session.commit()
     return db.session.get(FeedbackExport, candidate) if claimed else None
+
+
+# -- what a finished export offers for download (the analysts' pages and the API) ---------------
+
+# A dataset folder's zip is built in memory up to this size, then in a temporary file.
+ARCHIVE_IN_MEMORY = 16 * 1024 * 1024
+
+
+def manifest_files(export: FeedbackExport) -> list[dict]:
+    """The files a finished export lists in its manifest (path, bytes, sha256)."""
+    if export.status is not ExportStatus.DONE or not export.folder or not export.manifest:
+        return []
+    return [file for file in export.manifest.get("files", []) if isinstance(file, dict)]
+
+
+def downloadable(export: FeedbackExport) -> set[str]:
+    """The names a download may ask for: the manifest's files and the manifest itself. Nothing
+    else in (or outside) the folder is ever sent."""
+    names = {file.get("path") for file in manifest_files(export)}
+    return {name for name in names if isinstance(name, str)} | ({MANIFEST} if names else set())
+
+
+def downloadable_path(export: FeedbackExport, name: str) -> Path | None:
+    """The file ``name`` of ``export`` on disk, if the export offers it and it is there."""
+    if name not in downloadable(export):
+        return None
+    path = export_dir() / export.folder / name
+    return path if path.is_file() else None
+
+
+def dataset_archive(export: FeedbackExport) -> IO[bytes] | None:
+    """A finished Hugging Face dataset folder as one zip file (a folder inside, named after
+    the export), rewound and ready to send; None for any other export, or one whose files are
+    missing."""
+    names = downloadable(export)
+    if export.format is not ExportFormat.HUGGING_FACE or not names:
+        return None
+    folder = export_dir() / export.folder
+    if not all((folder / name).is_file() for name in names):
+        return None
+    top = archive_name(export)
+    spool = tempfile.SpooledTemporaryFile(max_size=ARCHIVE_IN_MEMORY)  # noqa: SIM115 (returned)
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(names):
+            archive.write(folder / name, arcname=str(Path(top) / name))
+    spool.seek(0)
+    return spool
+
+
+def archive_name(export: FeedbackExport) -> str:
+    return f"export-{export.id}"
+
+
+def record_download(export: FeedbackExport, name: str, *, staff_id: int, now: datetime) -> None:
+    """The audit entry of a download (from the pages or the API). The caller commits."""
+    audit.append_by_staff(
+        "feedback.export_downloaded",
+        staff_id=staff_id,
+        object_type="feedback_export",
+        object_id=export.id,
+        now=now,
+        secret_key=current_app.config["SECRET_KEY"],
+        file=name,
+    )

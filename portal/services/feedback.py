@@ -358,8 +358,8 @@ def _columns(rows, key: bytes) -> tuple[list[int], dict[str, list]]:
         "severity_reported": list(severities_reported),
         "severity_triaged": list(severities_triaged),
         "language": list(languages),
-        "created_at": [_moment(value) for value in created],
-        "decided_at": [_moment(value) for value in decided],
+        "created_at": [moment(value) for value in created],
+        "decided_at": [moment(value) for value in decided],
         "output": [output or "" for output in outputs],
         "input": list(inputs),
         "expected_output": list(expected_outputs),
@@ -393,7 +393,7 @@ _PARSED: dict = {}
 _PARSED_LIMIT = 4096
 
 
-def _moment(value: str | datetime | None) -> str | None:
+def moment(value: str | datetime | None) -> str | None:
     """UTC, to the second, with a Z: the same text on both databases. SQLite gives back the
     text it stored (UTC, "YYYY-MM-DD HH:MM:SS.ffffff"); psycopg an aware datetime."""
     if value is None:

@@ -25,6 +25,7 @@ import json
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
+import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from flask import (
     Blueprint,
@@ -33,6 +34,7 @@ from flask import (
     g,
     jsonify,
     request,
+    send_file,
     stream_with_context,
     url_for,
 )
@@ -44,10 +46,10 @@ from portal.clock import utcnow
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db, limiter
 from portal.models import Category, Outcome, Severity, TicketKind
-from portal.models.feedback import ApiToken
+from portal.models.feedback import ApiToken, ExportFormat, ExportStatus, FeedbackExport
 from portal.models.types import MAX_DATABASE_ID
 from portal.security import never_cache
-from portal.services import api_tokens, feedback
+from portal.services import api_tokens, exports, feedback
 from portal.services.audit import derive_key
 from portal.services.feedback import FeedbackFilters, UnknownModel
 
@@ -74,6 +76,8 @@ FILTER_PARAMETERS = frozenset(
     {"model", "version_from", "version_to", "created_from", "created_to", "since", *CHOICES}
 )
 PAGE_PARAMETERS = frozenset({"after", "limit"})
+# The newest finished exports listed (older ones stay downloadable by their id).
+EXPORTS_LISTED = 50
 
 
 class BadParameter(Exception):
@@ -187,6 +191,93 @@ def count_feedback():
     filters = _filters(_parameters(FILTER_PARAMETERS))
     with _unknown_model_is_a_bad_parameter(filters):
         return jsonify(count=feedback.count(filters))
+
+
+@bp.get("/exports", endpoint="exports")
+@_rate_limited
+def list_exports():
+    """The finished exports (analysts request them on their pages, or on the command line),
+    newest first, each with its manifest's files and where to download them."""
+    token = _token()
+    if token is None:
+        return _unauthorized()
+    db.session.commit()  # the token's use
+    _parameters(frozenset())
+    finished = db.session.scalars(
+        sa.select(FeedbackExport)
+        .where(FeedbackExport.status == ExportStatus.DONE)
+        .order_by(FeedbackExport.id.desc())
+        .limit(EXPORTS_LISTED)
+    )
+    return jsonify(exports=[_described(export) for export in finished])
+
+
+def _described(export: FeedbackExport) -> dict:
+    files = [
+        {
+            "path": file["path"],
+            "bytes": file.get("bytes"),
+            "sha256": file.get("sha256"),
+            "url": url_for(
+                "api.export_file", export_id=export.id, name=file["path"], _external=True
+            ),
+        }
+        for file in exports.manifest_files(export)
+    ]
+    described = {
+        "id": export.id,
+        "format": export.format.value,
+        "filters": export.filters or {},
+        "created_at": feedback.moment(export.created_at),
+        "finished_at": feedback.moment(export.finished_at),
+        "records": (export.manifest or {}).get("counts", {}).get("records"),
+        "manifest_url": url_for(
+            "api.export_file", export_id=export.id, name=exports.MANIFEST, _external=True
+        ),
+        "files": files,
+    }
+    if export.format is ExportFormat.HUGGING_FACE:
+        described["archive_url"] = url_for(
+            "api.export_archive", export_id=export.id, _external=True
+        )
+    return described
+
+
+@bp.get("/exports/<int:export_id>/files/<path:name>", endpoint="export_file")
+@_rate_limited
+def export_file(export_id: int, name: str):
+    """One file of a finished export (the names its manifest lists, and the manifest)."""
+    token = _token()
+    if token is None:
+        return _unauthorized()
+    export = db.session.get(FeedbackExport, export_id)
+    path = exports.downloadable_path(export, name) if export is not None else None
+    if path is None:
+        return _error(404, "no such file in a finished export")
+    exports.record_download(export, name, staff_id=token.user_id, now=utcnow())
+    db.session.commit()
+    return send_file(path, as_attachment=True, download_name=name.replace("/", "-"))
+
+
+@bp.get("/exports/<int:export_id>/dataset.zip", endpoint="export_archive")
+@_rate_limited
+def export_archive(export_id: int):
+    """A finished Hugging Face dataset folder as one zip file."""
+    token = _token()
+    if token is None:
+        return _unauthorized()
+    export = db.session.get(FeedbackExport, export_id)
+    archive = exports.dataset_archive(export) if export is not None else None
+    if archive is None:
+        return _error(404, "no finished Hugging Face dataset folder with this id")
+    exports.record_download(export, "dataset.zip", staff_id=token.user_id, now=utcnow())
+    db.session.commit()
+    return send_file(
+        archive,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"{exports.archive_name(export)}.zip",
+    )
 
 
 # -- the page -----------------------------------------------------------------------------------

@@ -12,10 +12,7 @@ which is checked again in full. Each POST is: a validated form, one change, its 
 one commit, a redirect.
 """
 
-import tempfile
-import zipfile
 from datetime import date, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from babel.units import format_unit
@@ -30,7 +27,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    send_from_directory,
     session,
     url_for,
 )
@@ -60,7 +56,15 @@ from portal.models.types import MAX_DATABASE_ID
 from portal.security import never_cache
 from portal.services import api_tokens, audit, feedback, totp
 from portal.services.api_tokens import InvalidTokenName
-from portal.services.exports import MANIFEST, TOMBSTONES, export_dir
+from portal.services.exports import (
+    MANIFEST,
+    TOMBSTONES,
+    archive_name,
+    dataset_archive,
+    downloadable_path,
+    manifest_files,
+    record_download,
+)
 from portal.services.feedback import UnknownModel
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
@@ -75,7 +79,6 @@ IN_PROGRESS = frozenset({ExportStatus.QUEUED, ExportStatus.RUNNING})
 # A new token's secret, encrypted, until the tokens page has shown it once.
 NEW_TOKEN = "exports_new_token"
 # An archive is built in memory up to this size, then in a temporary file.
-ARCHIVE_IN_MEMORY = 16 * 1024 * 1024
 # Downloads are files to save, never pages: sandboxed should a browser open one anyway.
 DOWNLOAD_CSP = "sandbox; default-src 'none'"
 
@@ -160,20 +163,6 @@ def filters_form(form_class=ExportFiltersForm, formdata: MultiDict | None = None
         last_export=last_finished_export(_actor()),
     )
     return form
-
-
-def manifest_files(export: FeedbackExport) -> list[dict]:
-    """The files a finished export lists in its manifest (path, bytes, sha256)."""
-    if export.status is not ExportStatus.DONE or not export.folder or not export.manifest:
-        return []
-    return [file for file in export.manifest.get("files", []) if isinstance(file, dict)]
-
-
-def downloadable(export: FeedbackExport) -> set[str]:
-    """The names a download may ask for: the manifest's files and the manifest itself. Nothing
-    else in (or outside) the folder is ever sent."""
-    names = {file.get("path") for file in manifest_files(export)}
-    return {name for name in names if isinstance(name, str)} | ({MANIFEST} if names else set())
 
 
 # -- in words -----------------------------------------------------------------------------------
@@ -435,15 +424,7 @@ def progress(export_id: int):
 
 
 def _audit_download(export: FeedbackExport, name: str) -> None:
-    audit.append_by_staff(
-        "feedback.export_downloaded",
-        staff_id=_actor().id,
-        object_type="feedback_export",
-        object_id=export.id,
-        now=utcnow(),
-        secret_key=current_app.config["SECRET_KEY"],
-        file=name,
-    )
+    record_download(export, name, staff_id=_actor().id, now=utcnow())
     db.session.commit()
 
 
@@ -458,42 +439,30 @@ def download(export_id: int, name: str):
     """One file of a finished export, as an attachment. Only the names its manifest lists:
     anything else, a path that climbs out of the folder included, is not found. Audited."""
     export = load_export(export_id)
-    if name not in downloadable(export):
-        abort(404)
-    folder = export_dir() / export.folder
-    if not (folder / name).is_file():
-        abort(404)
+    path = downloadable_path(export, name) or abort(404)
     _audit_download(export, name)
     return _as_download(
-        send_from_directory(
-            folder,
-            name,
+        send_file(
+            path,
             as_attachment=True,
-            download_name=f"export-{export.id}-{name.replace('/', '-')}",
+            download_name=f"{archive_name(export)}-{name.replace('/', '-')}",
         )
     )
 
 
 @bp.get("/<int:export_id>/dataset.zip")
 def download_archive(export_id: int):
-    """A finished Hugging Face dataset folder as one zip file (a folder inside, named after
-    the export), built in a temporary file and streamed. Audited."""
+    """A finished Hugging Face dataset folder as one zip file. Audited."""
     export = load_export(export_id)
-    names = downloadable(export)
-    if export.format is not ExportFormat.HUGGING_FACE or not names:
-        abort(404)
-    folder = export_dir() / export.folder
-    if not all((folder / name).is_file() for name in names):
-        abort(404)
-    top = f"export-{export.id}"
-    spool = tempfile.SpooledTemporaryFile(max_size=ARCHIVE_IN_MEMORY)  # noqa: SIM115 (sent)
-    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(names):
-            archive.write(folder / name, arcname=str(Path(top) / name))
-    spool.seek(0)
+    archive = dataset_archive(export) or abort(404)
     _audit_download(export, "dataset.zip")
     return _as_download(
-        send_file(spool, mimetype="application/zip", as_attachment=True, download_name=f"{top}.zip")
+        send_file(
+            archive,
+            mimetype="application/zip",
+            as_attachment=True,
+            download_name=f"{archive_name(export)}.zip",
+        )
     )
 
 
