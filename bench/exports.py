@@ -54,14 +54,14 @@ from portal.models import (
     TicketKind,
 )
 from portal.models.decisions import AppealResult, FollowUpAnswer, Remedy
-from portal.models.tickets import SEVERITY_PRIORITY
+from portal.models.tickets import REDACTION_KINDS, SEVERITY_PRIORITY
 from portal.services import exports, redaction
 from portal.services.feedback import FeedbackFilters
 from tests.factories import make_busy_portal
 
 # Bump when build_database makes different data: a database built by another version is not
 # taken from the folder.
-DATA_VERSION = 1
+DATA_VERSION = 2  # bumped when the tickets' columns change: the cached databases are rebuilt
 DEFAULT_FOLDER = Path(tempfile.gettempdir()) / "redress-bench-exports"
 # Rows inserted per statement (and committed together) while building.
 BUILD_CHUNK = 10_000
@@ -85,7 +85,8 @@ BASELINE = "baseline"
 BASELINE_QUERY = """
 SELECT id, kind, model_id, model_version_id, category, reporter_severity, severity, locale,
        created_at, decided_at, export_output, export_input, export_expected_output,
-       redaction_counts
+       redacted_email, redacted_phone, redacted_ip, redacted_url, redacted_card, redacted_iban,
+       redacted_name
 FROM tickets
 WHERE consent_training = 1 AND training_consent_withdrawn_at IS NULL AND erased_at IS NULL
   AND is_spam = 0 AND status NOT IN ('withdrawn', 'merged') AND redaction_version IS NOT NULL
@@ -317,7 +318,7 @@ def report_rows(
                 "export_output": output,
                 "export_input": prompt,
                 "export_expected_output": expected,
-                "redaction_counts": counts,
+                **{f"redacted_{kind}": counts.get(kind, 0) for kind in REDACTION_KINDS},
                 "redaction_version": redaction.RULES_VERSION,
             }
         )

@@ -314,6 +314,27 @@ def write_parquet(records: Iterable[dict], folder: Path, *, on_record: OnRecord)
     return ["records.parquet"]
 
 
+def write_jsonl_columns(
+    batches: Iterable[dict[str, list]], folder: Path, *, on_batch: OnBatch
+) -> list[str]:
+    """``write_jsonl`` for records given a batch at a time, column by column: the same file,
+    each batch's lines written at once."""
+    with (folder / "records.jsonl").open("wb") as out:
+        for columns in batches:
+            names = tuple(columns)
+            out.write(
+                b"".join(
+                    orjson.dumps(dict(zip(names, values, strict=True)), option=_LINE)
+                    for values in zip(*columns.values(), strict=True)
+                )
+            )
+            on_batch(columns)
+    return ["records.jsonl"]
+
+
+_LINE = orjson.OPT_APPEND_NEWLINE
+
+
 def write_parquet_columns(
     batches: Iterable[dict[str, list]], folder: Path, *, on_batch: OnBatch
 ) -> list[str]:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import Ticket
+from portal.models.tickets import REDACTION_KINDS
 from portal.services import redaction
 from portal.services.writing import begin_write
 
@@ -39,7 +40,8 @@ def redacted_columns(ticket) -> dict:
         values[column] = result.text
         for kind, found in result.counts.items():
             counts[kind] = counts.get(kind, 0) + found
-    values["redaction_counts"] = counts
+    for kind in REDACTION_KINDS:
+        values[f"redacted_{kind}"] = counts.get(kind, 0)
     values["redaction_version"] = redaction.RULES_VERSION
     return values
 

