@@ -239,7 +239,9 @@ class ParquetFile:
         # The rows' size in Arrow (the dataset card's num_bytes).
         self.arrow_bytes = 0
         self._writer: pq.ParquetWriter | None = None
+        # Rows added one by one, then (in order) batches already in Arrow.
         self._pending: dict[str, list] = {name: [] for name in schema.names}
+        self._batches: list[pa.RecordBatch] = []
         self._pending_rows = 0
 
     def add(self, row: dict) -> None:
@@ -248,10 +250,14 @@ class ParquetFile:
         self._added(1)
 
     def add_columns(self, columns: dict[str, list]) -> None:
-        """Rows given column by column (feedback.record_batches)."""
-        for name, values in self._pending.items():
-            values.extend(columns[name])
-        self._added(len(columns[self.schema.names[0]]))
+        """Rows given column by column (feedback.record_batches), turned into Arrow at once."""
+        self._to_arrow()  # rows added one by one before these come first
+        batch = pa.RecordBatch.from_arrays(
+            [_arrow_array(field, columns[field.name]) for field in self.schema],
+            schema=self.schema,
+        )
+        self._batches.append(batch)
+        self._added(batch.num_rows)
 
     def _added(self, rows: int) -> None:
         self.rows += rows
@@ -274,31 +280,57 @@ class ParquetFile:
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+        self._writer = pq.ParquetWriter(
+            self.path,
+            self.schema,
+            compression="zstd",
+            # Dictionaries and min/max statistics for the short, repeated values only: on
+            # free text they cost time and save nothing.
+            use_dictionary=[name for name in self.schema.names if name not in FREE_TEXT],
+            write_statistics=[name for name in self.schema.names if name not in FREE_TEXT],
+        )
 
     def _forget_pending(self) -> None:
         self._pending = {name: [] for name in self.schema.names}
+        self._batches = []
         self._pending_rows = 0
+
+    def _to_arrow(self) -> None:
+        """Turn the rows added one by one into an Arrow batch, behind those before them."""
+        rows = len(self._pending[self.schema.names[0]])
+        if rows:
+            self._batches.append(
+                pa.RecordBatch.from_arrays(
+                    [_arrow_array(field, self._pending[field.name]) for field in self.schema],
+                    schema=self.schema,
+                )
+            )
+            self._pending = {name: [] for name in self.schema.names}
 
     def _flush(self) -> None:
         if not self._pending_rows:
             return
         if self._writer is None:
             self._open()
-        table = pa.Table.from_arrays(
-            [self._column(field) for field in self.schema], schema=self.schema
-        )
+        self._to_arrow()
+        table = pa.Table.from_batches(self._batches, schema=self.schema)
         self._writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
         self.arrow_bytes += table.nbytes
         self._forget_pending()
 
-    def _column(self, field: pa.Field) -> pa.Array:
-        values = self._pending[field.name]
-        if pa.types.is_timestamp(field.type):
-            # "2026-11-28T04:43:52Z": Arrow reads ISO 8601 with its zone.
-            seconds = pa.timestamp("s", tz="UTC")
-            return pa.array(values, pa.string()).cast(seconds).cast(field.type)
-        return pa.array(values, field.type)
+
+# The record's free text: never dictionary-encoded nor given statistics in Parquet.
+FREE_TEXT = frozenset(
+    {"record_id", "output", "input", "expected_output", "prompt", "chosen", "rejected"}
+)
+
+
+def _arrow_array(field: pa.Field, values: list) -> pa.Array:
+    if pa.types.is_timestamp(field.type):
+        # "2026-11-28T04:43:52Z": Arrow reads ISO 8601 with its zone.
+        seconds = pa.timestamp("s", tz="UTC")
+        return pa.array(values, pa.string()).cast(seconds).cast(field.type)
+    return pa.array(values, field.type)
 
 
 def write_parquet(records: Iterable[dict], folder: Path, *, on_record: OnRecord) -> list[str]:
