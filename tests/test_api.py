@@ -730,3 +730,6 @@ def test_export_files_need_a_token_and_a_name_the_manifest_lists(client, token, 
     manifest = client.get(f"{base}/manifest.json", headers=bearer(token))
     manifest.close()
     assert manifest.status_code == 200
+    # A file to save, never a page, whichever way it is downloaded.
+    assert manifest.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert manifest.headers["X-Content-Type-Options"] == "nosniff"

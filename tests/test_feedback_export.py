@@ -319,6 +319,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(app, tmp_path):
         "\tindented",
         "\rcarriage return first",
         "'already quoted",
+        '  =HYPERLINK("http://evil.example/","after spaces")',
+        "\uff1dSUM(A1:A9)",  # a full-width equals sign
         "A plain answer, with a comma",
     ]
     with app.app_context():

@@ -220,8 +220,16 @@ def csv_row(record: dict) -> list:
 
 
 def neutralise(text: str) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula."""
-    return CSV_FORMULA_GUARD + text if text.startswith(_FORMULA_STARTS) else text
+    """A cell a spreadsheet will show as text, never run as a formula: also when the formula
+    follows spaces, or starts with a full-width sign, which some spreadsheets read as one."""
+    risky = text.startswith(_FORMULA_STARTS) or text.lstrip().startswith(
+        _FORMULA_STARTS + _FULL_WIDTH_STARTS
+    )
+    return CSV_FORMULA_GUARD + text if risky else text
+
+
+# The full-width equals, plus, minus and commercial at.
+_FULL_WIDTH_STARTS = ("\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 class ParquetFile:

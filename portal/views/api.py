@@ -76,6 +76,7 @@ FILTER_PARAMETERS = frozenset(
     {"model", "version_from", "version_to", "created_from", "created_to", "since", *CHOICES}
 )
 PAGE_PARAMETERS = frozenset({"after", "limit"})
+DOWNLOAD_CSP = "sandbox; default-src 'none'"
 # The newest finished exports listed (older ones stay downloadable by their id).
 EXPORTS_LISTED = 50
 
@@ -212,6 +213,14 @@ def list_exports():
     return jsonify(exports=[_described(export) for export in finished])
 
 
+def _as_download(response: Response) -> Response:
+    """A file to save, never a page: sandboxed, and its type not guessed, should a browser
+    open it anyway (as the exports pages send them)."""
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def _described(export: FeedbackExport) -> dict:
     files = [
         {
@@ -256,7 +265,7 @@ def export_file(export_id: int, name: str):
         return _error(404, "no such file in a finished export")
     exports.record_download(export, name, staff_id=token.user_id, now=utcnow())
     db.session.commit()
-    return send_file(path, as_attachment=True, download_name=name.replace("/", "-"))
+    return _as_download(send_file(path, as_attachment=True, download_name=name.replace("/", "-")))
 
 
 @bp.get("/exports/<int:export_id>/dataset.zip", endpoint="export_archive")
@@ -272,11 +281,13 @@ def export_archive(export_id: int):
         return _error(404, "no finished Hugging Face dataset folder with this id")
     exports.record_download(export, "dataset.zip", staff_id=token.user_id, now=utcnow())
     db.session.commit()
-    return send_file(
-        archive,
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"{exports.archive_name(export)}.zip",
+    return _as_download(
+        send_file(
+            archive,
+            mimetype="application/zip",
+            as_attachment=True,
+            download_name=f"{exports.archive_name(export)}.zip",
+        )
     )
 
 
