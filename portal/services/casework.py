@@ -271,7 +271,7 @@ def reply(
     detail = {"saved_reply_id": saved_reply_id} if saved_reply_id else None
     event = _event(ticket, EventKind.REPLIED, staff, now, is_public=True, body=text, detail=detail)
     sla.record_public_update(ticket, now=now)
-    _email_reporter(ticket, "reply", now=now, text=text, lost_link_url=lost_link_url())
+    email_reporter(ticket, "reply", now=now, text=text, lost_link_url=lost_link_url())
     return event
 
 
@@ -298,7 +298,7 @@ def request_information(
     )
     sla.record_public_update(ticket, now=now)  # before the pause that follows
     change_status(ticket, Status.AWAITING_REPORTER, staff=staff, now=now)
-    _email_reporter(
+    email_reporter(
         ticket, "information_requested", now=now, text=question, lost_link_url=lost_link_url()
     )
     return event
@@ -309,7 +309,7 @@ def will_email_reporter(ticket: Ticket) -> bool:
     return bool(ticket.contact_email and ticket.consent_contact)
 
 
-def _email_reporter(ticket: Ticket, template: str, *, now: datetime, **context) -> None:
+def email_reporter(ticket: Ticket, template: str, *, now: datetime, **context) -> None:
     if will_email_reporter(ticket):
         queue_email(
             to=ticket.contact_email,
@@ -345,7 +345,7 @@ def merge(
     event.detail = {"into": into.reference}
     ticket.merged_into = into
     _event(into, EventKind.MERGED, staff, now, is_public=False, detail={"from": ticket.reference})
-    _email_reporter(ticket, "merged", now=now, lost_link_url=lost_link_url())
+    email_reporter(ticket, "merged", now=now, lost_link_url=lost_link_url())
     return event
 
 

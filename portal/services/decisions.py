@@ -295,7 +295,7 @@ def _email_decision(
     """The decision by e-mail, in the reporter's language: the fixed parts translated, what
     staff wrote as they wrote it, introduced by the language they wrote it in."""
     config = current_app.config
-    casework._email_reporter(
+    casework.email_reporter(
         ticket,
         "decision",
         now=now,

@@ -156,8 +156,10 @@ def write(
     on_record: OnRecord | None = None,
     license: str = "other",
 ) -> list[str]:
-    """Write ``records`` into ``folder`` (which exists) in the format; return the files it
-    made, relative to the folder, in the order written. ``license`` goes into a dataset card."""
+    """Write ``records`` into ``folder`` (which exists) in a format taken record by record (CSV,
+    preference pairs, the Hugging Face folder); return the files it made, relative to the
+    folder, in the order written. ``license`` goes into a dataset card. JSONL and Parquet take
+    the records a batch at a time: ``write_jsonl_columns``, ``write_parquet_columns``."""
     on_record = on_record or _ignore
     if fmt is ExportFormat.HUGGING_FACE:
         return write_hugging_face(records, folder, on_record=on_record, license=license)
@@ -166,14 +168,6 @@ def write(
 
 def _ignore(_record: dict) -> None:
     pass
-
-
-def write_jsonl(records: Iterable[dict], folder: Path, *, on_record: OnRecord) -> list[str]:
-    with (folder / "records.jsonl").open("wb") as out:
-        for record in records:
-            out.write(json_line(record))
-            on_record(record)
-    return ["records.jsonl"]
 
 
 def json_line(value: dict) -> bytes:
@@ -341,24 +335,11 @@ def _arrow_array(field: pa.Field, values: list) -> pa.Array:
     return pa.array(values, field.type)
 
 
-def write_parquet(records: Iterable[dict], folder: Path, *, on_record: OnRecord) -> list[str]:
-    target = ParquetFile(folder / "records.parquet", RECORD_SCHEMA)
-    try:
-        for record in records:
-            target.add(record)
-            on_record(record)
-    except BaseException:
-        target.abandon()
-        raise
-    target.close()
-    return ["records.parquet"]
-
-
 def write_jsonl_columns(
     batches: Iterable[dict[str, list]], folder: Path, *, on_batch: OnBatch
 ) -> list[str]:
-    """``write_jsonl`` for records given a batch at a time, column by column: the same file,
-    each batch's lines written at once."""
+    """``records.jsonl``: one record a line, from records given a batch at a time, column by
+    column; each batch's lines written at once."""
     with (folder / "records.jsonl").open("wb") as out:
         for columns in batches:
             names = tuple(columns)
@@ -378,8 +359,8 @@ _LINE = orjson.OPT_APPEND_NEWLINE
 def write_parquet_columns(
     batches: Iterable[dict[str, list]], folder: Path, *, on_batch: OnBatch
 ) -> list[str]:
-    """``write_parquet`` for records given a batch at a time, column by column
-    (feedback.record_batches): the same file, without a dictionary per record."""
+    """``records.parquet``, from records given a batch at a time, column by column
+    (feedback.record_batches), without a dictionary per record."""
     target = ParquetFile(folder / "records.parquet", RECORD_SCHEMA)
     try:
         for columns in batches:
@@ -441,9 +422,7 @@ def _split_sizes(files: dict[str, ParquetFile]) -> dict[str, tuple[int, int]]:
 
 # The formats of one file (the Hugging Face folder, with its card, is written on its own).
 SINGLE_FILE_WRITERS: dict[ExportFormat, Callable[..., list[str]]] = {
-    ExportFormat.JSONL: write_jsonl,
     ExportFormat.CSV: write_csv,
-    ExportFormat.PARQUET: write_parquet,
     ExportFormat.PREFERENCE_PAIRS: write_pairs,
 }
 

@@ -103,7 +103,7 @@ def _ask(decision: Decision, *, now: datetime) -> None:
             detail={"decision_id": decision.id},
         )
     )
-    casework._email_reporter(
+    casework.email_reporter(
         ticket,
         "follow_up",
         now=now,
