@@ -10,7 +10,6 @@ from werkzeug.routing import IntegerConverter
 from portal.config import (
     MINIMUM_SECRET_KEY_LENGTH,
     PROJECT_ROOT,
-    SUPPORTED_LOCALES,
     ConfigurationError,
     config_from_environment,
     configuration_problems,
@@ -116,19 +115,31 @@ def register_logging(app: Flask) -> None:
 
 
 def register_i18n(app: Flask) -> None:
+    from flask_babel import format_number
+
     from portal.i18n import (
         LANGUAGE_NAMES,
         current_locale_code,
         format_local_datetime,
+        language_name,
+        language_tag,
+        offered_locales,
+        register_locales,
         select_locale,
+        suggested_locale,
         text_direction,
     )
 
     babel.init_app(app, locale_selector=select_locale)
+    register_locales(app)
     app.jinja_env.globals.update(
+        format_number=format_number,
         current_locale=current_locale_code,
+        language_tag=language_tag,
+        language_name=language_name,
         text_direction=text_direction,
-        supported_locales=SUPPORTED_LOCALES,
+        offered_locales=offered_locales,
+        suggested_locale=suggested_locale,
         language_names=LANGUAGE_NAMES,
     )
     app.jinja_env.filters["local_datetime"] = format_local_datetime

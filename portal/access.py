@@ -39,6 +39,7 @@ ACCESS_POLICY: dict[str, Audience | frozenset[Role]] = {
     "static": Audience.ANYONE,
     "public.home": Audience.ANYONE,
     "public.privacy": Audience.ANYONE,
+    "public.accessibility": Audience.ANYONE,
     "public.choose_language": Audience.ANYONE,
     "public.health": Audience.ANYONE,
     "reports.start": Audience.ANYONE,

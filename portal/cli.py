@@ -31,7 +31,7 @@ from portal.models import (
     TicketKind,
     VersionStatus,
 )
-from portal.models.enums import Actor, Role
+from portal.models.enums import AI_OUTPUT_KINDS, Actor, Role
 from portal.scheduler import Clock, default_jobs, run_until_stopped
 from portal.services import (
     audit,
@@ -561,7 +561,7 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--model", help="Only this model (its slug).")
 @click.option("--version-from", help="Only versions of --model released from this one on.")
 @click.option("--version-to", help="Only versions of --model released up to this one.")
-@click.option("--kind", type=_choices(TicketKind), help="Only this kind of report.")
+@click.option("--kind", type=_choices(AI_OUTPUT_KINDS), help="Only this kind of report.")
 @click.option("--category", type=_choices(Category), help="Only this category.")
 @click.option(
     "--severity", type=_choices(Severity), help="Only this severity (staff's, else the reporter's)."

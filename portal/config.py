@@ -18,7 +18,10 @@ def N_(message: str) -> str:
     return message
 
 
-SUPPORTED_LOCALES = ("en", "fr", "ar")
+# Every locale the portal has a catalogue for, in the switcher's order. Babel's identifiers
+# ("pt_BR", "zh_Hans"); pages and headers show them as language tags ("pt-BR", "zh-Hans"). Only
+# those whose catalogue is complete are offered (portal.i18n.offered_locales).
+SUPPORTED_LOCALES = ("en", "fr", "de", "es", "it", "pl", "pt_BR", "ar", "zh_Hans", "hi")
 RTL_LOCALES = frozenset({"ar", "he", "fa", "ur"})
 
 MiB = 1024 * 1024
@@ -38,6 +41,9 @@ class DefaultConfig:
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
     BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
+    # Offer the pseudo-locale (accented, bracketed English; portal.i18n.PSEUDO_LOCALE) whose
+    # catalogue the tests write, to find text that skipped translation. Never in production.
+    PORTAL_PSEUDO_LOCALE = False
 
     # A report can take an hour to write: the CSRF token lives as long as the session.
     WTF_CSRF_TIME_LIMIT = None

@@ -16,13 +16,15 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from portal import create_app
-from portal.config import normalise_database_url
+from portal.config import PROJECT_ROOT, normalise_database_url
 from portal.extensions import db, limiter
 from portal.models import AuditHead
 from portal.models.audit import GENESIS_HASH, HEAD_ID
 from tests.factories import make_registry
+from tests.pseudo_locale import pseudo_translations
 
 # Set by .ci/run: in CI a missing service or browser is a failure, never a skip.
+TRANSLATIONS = PROJECT_ROOT / "translations"
 REQUIRE_SERVICES = os.environ.get("REDRESS_REQUIRE_SERVICES") == "1"
 
 
@@ -61,6 +63,9 @@ def base_config(database_url: str, tmp_path: Path) -> dict:
         "PORTAL_ARGON2_TIME_COST": 1,
         "PORTAL_ARGON2_MEMORY_COST": 8,
         "PORTAL_ARGON2_PARALLELISM": 1,
+        # The pseudo-locale, to find text that skipped translation (tests/pseudo_locale.py).
+        "PORTAL_PSEUDO_LOCALE": True,
+        "BABEL_TRANSLATION_DIRECTORIES": f"{TRANSLATIONS};{pseudo_translations()}",
     }
 
 

@@ -52,6 +52,7 @@ PROBES = {
     "public.home": ("GET", "/"),
     "public.privacy": ("GET", "/privacy"),
     "public.choose_language": ("GET", "/language/fr"),
+    "public.accessibility": ("GET", "/accessibility"),
     "public.health": ("GET", "/healthz"),
     "reports.start": ("GET", "/reports/"),
     "reports.new": ("GET", "/reports/new?kind=harm_report"),

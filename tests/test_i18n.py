@@ -13,8 +13,10 @@ from babel.dates import format_date
 from flask import abort
 
 from portal.access import ACCESS_POLICY, Audience
+from portal.config import SUPPORTED_LOCALES
 from portal.errors import ERROR_PAGES
 from portal.extensions import db
+from portal.i18n import LANGUAGE_NAMES, language_tag, negotiate
 from portal.models import Ticket
 from tests.reporting import complete_answers, open_form, send
 
@@ -46,7 +48,7 @@ def assert_page_in(language: str, direction: str, page: str) -> None:
         ("fr-FR,fr;q=0.9,en;q=0.5", "fr", "ltr"),
         ("ar", "ar", "rtl"),
         ("ar-EG,ar;q=0.9", "ar", "rtl"),
-        ("de-DE,de;q=0.9", "en", "ltr"),
+        ("ja-JP,ja;q=0.9", "en", "ltr"),
         (None, "en", "ltr"),
     ],
 )
@@ -56,6 +58,75 @@ def test_the_browsers_language_is_used_when_supported(client, accept_language, l
     response = client.get("/", headers=headers)
 
     assert_page_in(language, direction, page_text(response))
+    assert response.headers["Content-Language"] == language
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "chosen", "suggested"),
+    [
+        ("de-AT,de;q=0.9", "de", None),
+        ("es-MX", "es", None),
+        ("it-CH", "it", None),
+        ("pl", "pl", None),
+        ("hi-IN", "hi", None),
+        # Chinese: Simplified answers zh, zh-CN and zh-SG; Traditional is not swapped for it.
+        ("zh", "zh_Hans", None),
+        ("zh-CN,zh;q=0.9", "zh_Hans", None),
+        ("zh-SG", "zh_Hans", None),
+        ("zh-Hans-HK", "zh_Hans", None),
+        ("zh-TW", None, "zh_Hans"),
+        ("zh-HK,zh;q=0.9", None, "zh_Hans"),
+        ("zh-Hant-TW", None, "zh_Hans"),
+        ("zh-TW,fr;q=0.8", "fr", "zh_Hans"),
+        # Portuguese: pt and pt-BR are answered in Brazilian Portuguese.
+        ("pt", "pt_BR", None),
+        ("pt-BR", "pt_BR", None),
+        ("pt-PT,pt;q=0.9", "pt_BR", None),
+        # The browser's order of preference is kept, and nothing is invented.
+        ("ja,ar;q=0.5,fr;q=0.9", "fr", None),
+        ("ja", None, None),
+        ("*", None, None),
+    ],
+)
+def test_accept_language_is_negotiated_with_aliases(accept_language, chosen, suggested):
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+
+    assert negotiate(accepted, SUPPORTED_LOCALES) == (chosen, suggested)
+
+
+def test_a_traditional_chinese_reader_gets_english_and_is_offered_simplified_chinese(client):
+    page = page_text(client.get("/", headers={"Accept-Language": "zh-TW,zh;q=0.9"}))
+
+    assert html_tag(page) == '<html lang="en" dir="ltr">'
+    assert re.search(
+        r'<a href="/language/zh-Hans\?next=[^"]*" lang="zh-Hans" hreflang="zh-Hans" '
+        r'class="language-switcher__suggested">简体中文</a>',
+        page,
+    )
+
+
+def test_locales_are_named_by_their_language_tags_in_pages_and_headers(client):
+    response = client.get("/", headers={"Accept-Language": "pt-BR"})
+    page = page_text(response)
+
+    assert html_tag(page) == '<html lang="pt-BR" dir="ltr">'
+    assert response.headers["Content-Language"] == "pt-BR"
+    assert 'lang="zh-Hans" hreflang="zh-Hans">简体中文</a>' in page
+    assert '<span class="language-switcher__current" lang="pt-BR" aria-current="true">' in page
+
+
+@pytest.mark.parametrize("code", SUPPORTED_LOCALES)
+def test_every_language_is_offered_in_the_switcher_in_its_own_name(client, code):
+    page = page_text(client.get("/"))
+
+    if code == "en":
+        assert f'aria-current="true">{LANGUAGE_NAMES[code]}</span>' in page
+    else:
+        tag = language_tag(code)
+        assert f'lang="{tag}" hreflang="{tag}">{LANGUAGE_NAMES[code]}</a>' in page
 
 
 def test_a_language_chosen_in_the_switcher_wins_over_the_browsers(client):

@@ -1,18 +1,27 @@
-"""Every string the code can show is in the catalogues, and French and Arabic translate it all."""
+"""The catalogues: up to date with the code, complete, faithful to each message's placeholders
+and markup, and compilable; so every supported locale is offered."""
 
+import gettext
+import io
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from portal.config import SUPPORTED_LOCALES
+from portal.i18n import complete_locales
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = [locale for locale in SUPPORTED_LOCALES if locale != "en"]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+MARKUP = re.compile(r"<[^>]+>")
+# The placeholders a plural form may spell out instead ("un fichier", "ملف واحد").
+COUNTS = {"num", "count"}
 
 
 def read_catalogue(locale: str):
@@ -20,13 +29,16 @@ def read_catalogue(locale: str):
         return read_po(file, locale=locale)
 
 
+def key(message) -> str:
+    return message.id if isinstance(message.id, str) else message.id[0]
+
+
 def strings(message) -> tuple[str, ...]:
     return message.string if isinstance(message.string, tuple) else (message.string,)
 
 
-@pytest.fixture(scope="module")
-def extracted_ids(tmp_path_factory) -> set[str]:
-    output = tmp_path_factory.mktemp("pot") / "messages.pot"
+def extract(output: Path) -> None:
+    """What `make messages` extracts, into ``output``."""
     subprocess.run(
         [
             sys.executable,
@@ -49,44 +61,87 @@ def extracted_ids(tmp_path_factory) -> set[str]:
         check=True,
         capture_output=True,
     )
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory) -> dict[str, object]:
+    output = tmp_path_factory.mktemp("pot") / "messages.pot"
+    extract(output)
     with open(output, "rb") as file:
-        return {
-            message.id if isinstance(message.id, str) else message.id[0]
-            for message in read_po(file)
-            if message.id
-        }
+        return {key(message): message.id for message in read_po(file) if message.id}
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
-def test_every_string_in_the_code_is_in_the_catalogue(locale, extracted_ids):
-    catalogue_ids = {
-        message.id if isinstance(message.id, str) else message.id[0]
-        for message in read_catalogue(locale)
-        if message.id
+def test_the_catalogue_holds_every_string_of_the_code_as_the_code_has_it(locale, extracted):
+    catalogue = {key(message): message.id for message in read_catalogue(locale) if message.id}
+
+    missing = set(extracted) - set(catalogue)
+    # A plural whose other form changed in the code is a changed string too.
+    changed = {
+        msgid for msgid in set(extracted) & set(catalogue) if extracted[msgid] != catalogue[msgid]
     }
 
-    assert extracted_ids - catalogue_ids == set(), "run `make messages` and translate"
+    assert missing | changed == set(), "run `make messages`, then translate what it adds"
+
+
+def problems_of(message, plural_forms: int) -> list[str]:
+    """What is wrong with one translated message."""
+    source = key(message)
+    if message.fuzzy or not all(strings(message)):
+        return [f"untranslated: {source!r}"]
+    found = []
+    expected = set(PLACEHOLDER.findall(source))
+    if isinstance(message.id, tuple):
+        expected |= set(PLACEHOLDER.findall(message.id[1]))
+        if len(strings(message)) != plural_forms:
+            found.append(f"{len(strings(message))} plural forms, not {plural_forms}: {source!r}")
+    for translation in strings(message):
+        placeholders = set(PLACEHOLDER.findall(translation))
+        if isinstance(message.id, tuple):
+            faithful = expected - COUNTS <= placeholders <= expected
+        else:
+            faithful = placeholders == expected
+        if not faithful:
+            found.append(f"placeholders differ: {source!r} -> {translation!r}")
+        if sorted(MARKUP.findall(translation)) != sorted(MARKUP.findall(source)):
+            found.append(f"markup differs: {source!r} -> {translation!r}")
+        if expected and "%" in PLACEHOLDER.sub("", translation).replace("%%", ""):
+            found.append(f"a lone % (write %%): {source!r} -> {translation!r}")
+    return found
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
-def test_every_message_is_translated_with_its_placeholders(locale):
-    problems = []
-    for message in read_catalogue(locale):
-        if not message.id:
-            continue
-        source = message.id if isinstance(message.id, str) else message.id[0]
-        if message.fuzzy or not all(strings(message)):
-            problems.append(f"untranslated: {source!r}")
-            continue
-        expected = set(PLACEHOLDER.findall(source))
-        if isinstance(message.string, str):
-            if set(PLACEHOLDER.findall(message.string)) != expected:
-                problems.append(f"placeholders differ: {source!r}")
-            continue
-        # A plural form may spell out its count ("one file", "two files") instead of %(num)d,
-        # but every other placeholder must come through.
-        for translation in message.string:
-            if not expected - {"num"} <= set(PLACEHOLDER.findall(translation)):
-                problems.append(f"placeholders lost: {source!r} -> {translation!r}")
+def test_every_message_is_translated_with_its_placeholders_and_markup(locale):
+    catalogue = read_catalogue(locale)
+
+    problems = [
+        problem
+        for message in catalogue
+        if message.id
+        for problem in problems_of(message, catalogue.num_plurals)
+    ]
 
     assert problems == []
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_every_catalogue_compiles_with_its_languages_plural_rule(locale):
+    catalogue = read_catalogue(locale)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalogue)
+    compiled.seek(0)
+
+    translations = gettext.GNUTranslations(compiled)
+
+    assert list(catalogue.check()) == []
+    # Arabic has six forms and Polish three: the header must say what CLDR says.
+    assert catalogue.plural_forms == Catalog(locale=locale).plural_forms
+    plural = next(message for message in catalogue if isinstance(message.id, tuple))
+    choose = gettext.c2py(catalogue.plural_expr)
+    for count in (0, 1, 2, 3, 5, 11, 22, 101, 1_000_000):
+        form = translations.ngettext(plural.id[0], plural.id[1], count)
+        assert form == plural.string[choose(count)]
+
+
+def test_every_supported_locale_is_complete_and_offered():
+    assert complete_locales() == SUPPORTED_LOCALES

@@ -19,7 +19,8 @@ from wtforms.validators import DataRequired, InputRequired, Optional, Validation
 
 from portal.forms import ANY, MaxChars, PortalForm, any_or, enum_choices
 from portal.forms.staff import ListChoiceField
-from portal.models import Category, Outcome, Severity, TicketKind
+from portal.models import Category, Outcome, Severity
+from portal.models.enums import AI_OUTPUT_KINDS
 from portal.models.feedback import ExportFormat
 from portal.services.feedback import FeedbackFilters
 
@@ -69,7 +70,7 @@ class ExportFiltersForm(PortalForm):
         validate_choice=False,
     )
     kind = ListChoiceField(
-        _l("Kind of report"), choices=any_or(enum_choices(TicketKind)), default=ANY
+        _l("Kind of report"), choices=any_or(enum_choices(AI_OUTPUT_KINDS)), default=ANY
     )
     category = ListChoiceField(
         _l("Kind of problem"), choices=any_or(enum_choices(Category)), default=ANY

@@ -39,8 +39,29 @@ NOT_LISTED = "not_listed"
 YES, NO = "yes", "no"
 
 
+# The questions about an AI output, which a report of a barrier to using the portal does not
+# ask (with the consent to use the report to improve models, which it cannot do).
+AI_OUTPUT_QUESTIONS = (
+    "reporter_role",
+    "model_choice",
+    "model_not_listed",
+    "output_id",
+    "output_text",
+    "input_text",
+    "expected_output",
+    "occurred_on",
+    "category",
+    "impact",
+    "reporter_severity",
+    "immediate_danger",
+    "consent_training",
+)
+
+
 class ReportForm(PortalForm):
-    """Both kinds of report; the kind (from the URL) decides if ``expected_output`` is asked."""
+    """Every kind of report; the kind (from the URL) decides which questions are asked: a
+    dispute asks for ``expected_output``, a barrier to using the portal asks nothing about an
+    AI output."""
 
     form_key = HiddenField()
 
@@ -167,10 +188,24 @@ class ReportForm(PortalForm):
         self.timezone.choices = list(timezone_choices)
         self._model_values = {choice.value for choice in self.model_choice.choices}
         self._timezone_values = {choice.value for choice in self.timezone.choices}
+        if kind is TicketKind.ACCESSIBILITY_BARRIER:
+            for name in AI_OUTPUT_QUESTIONS:
+                del self[name]
+            self.description.label.text = _l("What stopped you, or made this portal hard to use?")
+            self.description.description = _l(
+                "Tell us which page you were on, what you were trying to do and what happened. "
+                "If you use assistive technology, such as a screen reader, a magnifier or voice "
+                "control, tell us which. Up to 10,000 characters."
+            )
+            self.description.validators = [
+                DataRequired(_l("Tell us what stopped you")),
+                MaxChars(DESCRIPTION_MAX_CHARS),
+            ]
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        if self.occurred_on.data and self.occurred_on.data > self.reporters_today():
+        occurred_on = self.occurred_on.data if self.asks_about_an_output else None
+        if occurred_on and occurred_on > self.reporters_today():
             self.occurred_on.errors.append(_("The date must be today or in the past"))
             valid = False
         # Not an inline validator: Optional() on the address stops those when it is empty.
@@ -185,6 +220,10 @@ class ReportForm(PortalForm):
         """Today where the reporter is: "today" in Auckland is tomorrow on a server in UTC."""
         zone = valid_timezone(self.timezone.data) or current_app.config["PORTAL_DEFAULT_TIMEZONE"]
         return utcnow().astimezone(ZoneInfo(zone)).date()
+
+    @property
+    def asks_about_an_output(self) -> bool:
+        return self.report_kind is not TicketKind.ACCESSIBILITY_BARRIER
 
     @property
     def is_dispute(self) -> bool:

@@ -22,6 +22,16 @@ class LabelledEnum(StrEnum):
 class TicketKind(LabelledEnum):
     HARM_REPORT = "harm_report", _l("Report harm caused by an AI output")
     OUTPUT_DISPUTE = "output_dispute", _l("Dispute an AI output that affected you")
+    # Something on this portal stopped someone (the accessibility statement's way to tell us):
+    # no AI output, so ``output_text`` is empty, and never in feedback exports.
+    ACCESSIBILITY_BARRIER = (
+        "accessibility_barrier",
+        _l("Tell us about a barrier to using this portal"),
+    )
+
+
+# The kinds of report about an AI output: the only ones that feedback exports hold.
+AI_OUTPUT_KINDS = (TicketKind.HARM_REPORT, TicketKind.OUTPUT_DISPUTE)
 
 
 class ReporterRole(LabelledEnum):

@@ -33,6 +33,7 @@ from portal.models import (
     Status,
     Ticket,
 )
+from portal.models.enums import AI_OUTPUT_KINDS
 from portal.models.tickets import REDACTION_KINDS
 
 SCHEMA_VERSION = "1.0"
@@ -123,6 +124,7 @@ def exportable() -> sa.ColumnElement[bool]:
     """The reports that may become records."""
     return sa.and_(
         Ticket.consent_training.is_(True),
+        Ticket.kind.in_(AI_OUTPUT_KINDS),
         Ticket.training_consent_withdrawn_at.is_(None),
         Ticket.erased_at.is_(None),
         Ticket.is_spam.is_(False),

@@ -26,7 +26,7 @@ from flask import render_template
 from flask_babel import force_locale
 
 from portal.extensions import db
-from portal.i18n import text_direction
+from portal.i18n import language_tag, text_direction
 from portal.models import OutboxMessage, OutboxStatus, StaffUser, Ticket
 from portal.services import audit
 from portal.services.errors import DomainError
@@ -314,7 +314,7 @@ def _as_email(message: Claimed, sender: str) -> EmailMessage:
     email.set_content(message.body)
     email.add_alternative(_as_html(message), subtype="html")
     # Last: making the message multipart moves every Content-* header into its first part.
-    email["Content-Language"] = message.locale
+    email["Content-Language"] = language_tag(message.locale)
     return email
 
 

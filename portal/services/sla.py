@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
 
-from portal.config import SUPPORTED_LOCALES
+from portal.i18n import offered_locales
 from portal.extensions import db
 from portal.models import (
     Actor,
@@ -581,7 +581,7 @@ def staff_locale(person: StaffUser) -> str:
     languages = db.session.scalars(
         sa.select(StaffLanguage.locale).where(StaffLanguage.user_id == person.id)
     ).all()
-    return next((code for code in languages if code in SUPPORTED_LOCALES), "en")
+    return next((code for code in languages if code in offered_locales()), "en")
 
 
 def recompute_open_tickets() -> int:

@@ -45,7 +45,8 @@ from werkzeug.exceptions import HTTPException
 from portal.clock import utcnow
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db, limiter
-from portal.models import Category, Outcome, Severity, TicketKind
+from portal.models import Category, Outcome, Severity
+from portal.models.enums import AI_OUTPUT_KINDS
 from portal.models.feedback import ApiToken, ExportFormat, ExportStatus, FeedbackExport
 from portal.models.types import MAX_DATABASE_ID
 from portal.security import never_cache
@@ -66,7 +67,7 @@ WWW_AUTHENTICATE = 'Bearer realm="Redress API"'
 _CURSOR_PURPOSE = "redress.api.cursor"
 
 CHOICES = {
-    "kind": [member.value for member in TicketKind],
+    "kind": [member.value for member in AI_OUTPUT_KINDS],
     "category": [member.value for member in Category],
     "severity": [member.value for member in Severity],
     "outcome": [member.value for member in Outcome],

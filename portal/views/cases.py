@@ -49,7 +49,7 @@ from portal.forms.cases import (
     SeriousIncidentForm,
     StatusForm,
 )
-from portal.i18n import LANGUAGE_NAMES, current_locale_code, language_name
+from portal.i18n import current_locale_code, language_name
 from portal.models import (
     Actor,
     AppealResult,
@@ -349,7 +349,7 @@ def render_case(
             }
             for attachment in ticket.attachments
         ],
-        reporter_language=LANGUAGE_NAMES.get(ticket.locale, ticket.locale),
+        reporter_language=language_name(ticket.locale),
         occurred_on=format_date(ticket.occurred_on, "long") if ticket.occurred_on else None,
         emails_reporter=casework.will_email_reporter(ticket),
         offers={

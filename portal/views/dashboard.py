@@ -52,7 +52,6 @@ def render_dashboard(report: SlaReport, redress: RedressFigures) -> str:
         running_in_words=running_in_words,
         waiting_in_words=waiting_in_words,
         share_in_words=share_in_words,
-        format_number=format_number,
     )
 
 

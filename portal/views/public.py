@@ -1,17 +1,23 @@
 """The site's own pages: home, privacy, language choice, health."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
+from babel.dates import format_date
 from babel.lists import format_list
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from portal.clock import utcnow
-from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
-from portal.i18n import LOCALE_COOKIE
+from portal.i18n import (
+    LOCALE_COOKIE,
+    PSEUDO_LOCALE,
+    language_name,
+    language_tag,
+    offered_locales,
+)
 from portal.models import Severity
 from portal.scheduler import ClockState, clock_state, default_jobs
 from portal.security import is_safe_redirect_target
@@ -32,12 +38,31 @@ def privacy():
     return render_template("public/privacy.html")
 
 
-@bp.get("/language/<code>")
-def choose_language(code: str):
-    """Remember the language chosen in the switcher, then go back to where the person was."""
+# When the accessibility statement was last prepared (change it with the statement).
+STATEMENT_PREPARED_ON = date(2026, 11, 28)
+
+
+@bp.get("/accessibility")
+def accessibility():
+    """The accessibility statement: what conforms, how it is tested, known gaps, and how to
+    report a barrier (through the portal's own report form)."""
+    locale = get_locale()
+    names = [language_name(code) for code in offered_locales() if code != PSEUDO_LOCALE]
+    return render_template(
+        "public/accessibility.html",
+        languages=format_list(names, locale=locale),
+        prepared_on=format_date(STATEMENT_PREPARED_ON, "long", locale=locale),
+    )
+
+
+@bp.get("/language/<tag>")
+def choose_language(tag: str):
+    """Remember the language chosen in the switcher (named by its tag, "pt-BR"), then go back
+    to where the person was."""
     target = request.args.get("next")
     response = redirect(target if is_safe_redirect_target(target) else url_for("public.home"))
-    if code in SUPPORTED_LOCALES:
+    code = {language_tag(code): code for code in offered_locales()}.get(tag)
+    if code:
         response.set_cookie(
             LOCALE_COOKIE,
             code,

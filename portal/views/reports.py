@@ -355,6 +355,8 @@ def prefill_form(form: ReportForm) -> list[str]:
     """Fill a new form from a "Report this output" link; notices for what did not match."""
     form.form_key.data = tokens.new_form_key()
     form.timezone.data = current_app.config["PORTAL_DEFAULT_TIMEZONE"]
+    if not form.asks_about_an_output:
+        return []
     form.model_choice.data, matched = prefilled_model_choice(
         request.args.get("model"), request.args.get("version")
     )
@@ -372,11 +374,12 @@ def prefill_form(form: ReportForm) -> list[str]:
 
 
 def submission_from_form(form: ReportForm) -> ReportSubmission:
-    model_id, version_id = resolve_model_choice(form.model_choice.data)
-
     def text(field):
         return (field.data or "").strip() or None
 
+    if not form.asks_about_an_output:
+        return barrier_submission(form, text)
+    model_id, version_id = resolve_model_choice(form.model_choice.data)
     not_listed = form.model_choice.data == NOT_LISTED
     return ReportSubmission(
         kind=form.report_kind,
@@ -400,6 +403,27 @@ def submission_from_form(form: ReportForm) -> ReportSubmission:
         or current_app.config["PORTAL_DEFAULT_TIMEZONE"],
         consent_contact=form.consent_contact.data,
         consent_training=form.consent_training.data,
+        consent_public_stats=form.consent_public_stats.data,
+        reporter_name=text(form.reporter_name),
+        contact_email=text(form.contact_email),
+    )
+
+
+def barrier_submission(form: ReportForm, text) -> ReportSubmission:
+    """A barrier to using the portal: no AI output, so no output text; filed as "something
+    else" of medium seriousness, which sets its service-level targets and its route."""
+    return ReportSubmission(
+        kind=form.report_kind,
+        reporter_role=ReporterRole.SELF,
+        output_text="",
+        description=form.description.data.strip(),
+        requested_outcome=text(form.requested_outcome),
+        category=Category.OTHER,
+        reporter_severity=Severity.MEDIUM,
+        locale=current_locale_code(),
+        timezone=valid_timezone(form.timezone.data)
+        or current_app.config["PORTAL_DEFAULT_TIMEZONE"],
+        consent_contact=form.consent_contact.data,
         consent_public_stats=form.consent_public_stats.data,
         reporter_name=text(form.reporter_name),
         contact_email=text(form.contact_email),

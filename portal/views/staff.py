@@ -25,7 +25,7 @@ from portal.clock import utcnow
 from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
 from portal.forms.staff import AuditFilterForm, BulkActionForm, QueueFilterForm
-from portal.i18n import LANGUAGE_NAMES
+from portal.i18n import language_name
 from portal.models import AuditEntry, Severity, SlaState, TicketKind
 from portal.models.types import MAX_DATABASE_ID
 from portal.security import is_safe_redirect_target, never_cache
@@ -68,7 +68,7 @@ def queue():
         teams=options.teams,
         members=options.members,
         models=options.models,
-        languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in SUPPORTED_LOCALES],
+        languages=[(code, language_name(code)) for code in SUPPORTED_LOCALES],
     )
     bulk_form = BulkActionForm(next=request.full_path.rstrip("?"))
     bulk_form.offer(members=options.members)
@@ -118,6 +118,7 @@ def queue():
 KIND_WORDS = {
     TicketKind.HARM_REPORT: _l("Harm report"),
     TicketKind.OUTPUT_DISPUTE: _l("Dispute"),
+    TicketKind.ACCESSIBILITY_BARRIER: _l("Barrier to using the portal"),
 }
 SEVERITY_WORDS = {
     Severity.LOW: _l("Low"),

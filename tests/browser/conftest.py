@@ -22,20 +22,26 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.clock import utcnow
+from portal.config import SUPPORTED_LOCALES
 from portal.extensions import db
+from portal.i18n import LOCALE_COOKIE, PSEUDO_LOCALE, language_tag
 from portal.models import (
     AutomatedMeans,
     ModelVersion,
     OutboxMessage,
     OutboxStatus,
     Outcome,
+    ReasonTemplate,
     Remedy,
     SavedReply,
+    Severity,
+    SlaPolicy,
     StaffUser,
     Team,
     Ticket,
 )
 from portal.models.enums import Role
+from portal.models.sla import DurationUnit
 from portal.models.routing import TeamMembership
 from portal.services import decisions, exports, follow_up
 from portal.services.accounts import create_user, hasher_from_config
@@ -58,8 +64,11 @@ CHROMIUM_ARGS = [
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPOSITORY_ROOT / "test-output" / "screenshots"
 
-LOCALES = ("en", "fr", "ar")
-SCREENSHOT_LOCALES = ("en", "ar")
+# Every page in every state: English, Arabic (right to left) and the pseudo-locale (which finds
+# text that skipped translation); every page in its first state in the other languages.
+LOCALES = ("en", "ar", PSEUDO_LOCALE)
+OTHER_LOCALES = tuple(code for code in SUPPORTED_LOCALES if code not in LOCALES)
+SCREENSHOT_LOCALES = ("en", "ar", "zh_Hans", "hi")
 
 STAFF_EMAIL = "agent@example.org"
 STAFF_PASSWORD = "correct horse battery staple"
@@ -199,6 +208,31 @@ def load_casework(app) -> None:
             body="Merci pour votre signalement : nous l'examinons.",
         )
     )
+    # For the administration's edit pages.
+    db.session.add(
+        ReasonTemplate(
+            team=team,
+            outcome=Outcome.NOT_UPHELD,
+            locale="en",
+            title="Within policy",
+            facts="The output followed the published policy.",
+            measure="No change to the model.",
+            policy_clause="Usage policy, section 2",
+        )
+    )
+    db.session.add(
+        SlaPolicy(
+            severity=Severity.HIGH,
+            team=team,
+            business_hours=True,
+            first_response_amount=4,
+            first_response_unit=DurationUnit.HOURS,
+            next_update_amount=1,
+            next_update_unit=DurationUnit.BUSINESS_DAYS,
+            resolution_amount=3,
+            resolution_unit=DurationUnit.BUSINESS_DAYS,
+        )
+    )
 
 
 def decide_for_tour(ticket, *, now, **answers) -> None:
@@ -225,6 +259,15 @@ def decide_for_tour(ticket, *, now, **answers) -> None:
 def demo_registry(live_app):
     """The demo models, an agent's account and an administrator's, and reports for the staff
     pages, for the duration of one test; every table is emptied afterwards."""
+    load_demo(live_app)
+    yield
+    with live_app.app_context():
+        db.session.remove()
+        empty_all_tables()
+
+
+def load_demo(live_app) -> None:
+    """Empty every table, then load what the demo_registry fixture describes."""
     with live_app.app_context():
         empty_all_tables()
         make_registry()
@@ -241,10 +284,6 @@ def demo_registry(live_app):
         load_casework(live_app)
         db.session.commit()
         db.session.remove()
-    yield
-    with live_app.app_context():
-        db.session.remove()
-        empty_all_tables()
 
 
 @pytest.fixture(scope="session")
@@ -268,13 +307,18 @@ def console_messages() -> list[str]:
 
 @pytest.fixture
 def page(browser, live_server, demo_registry, locale, console_messages) -> Page:
-    """A page in a fresh context whose browser asks for ``locale``; console output is recorded."""
+    """A page in a fresh context whose browser asks for ``locale``; console output is recorded.
+    No browser asks for the pseudo-locale: it is chosen as in the switcher, by its cookie."""
+    tag = "en" if locale == PSEUDO_LOCALE else language_tag(locale)
     context = browser.new_context(
         base_url=live_server,
-        locale=locale,
-        extra_http_headers={"Accept-Language": locale},
+        locale=tag,
+        extra_http_headers={"Accept-Language": tag},
         viewport={"width": 1280, "height": 800},
     )
+    if locale == PSEUDO_LOCALE:
+        host = live_server.split("://")[1].split(":")[0]
+        context.add_cookies([{"name": LOCALE_COOKIE, "value": locale, "domain": host, "path": "/"}])
     context.set_default_timeout(10_000)
     page = context.new_page()
 
@@ -324,6 +368,8 @@ def tour_site_pages(page: Page) -> Iterator[str]:
     yield "home"
     page.goto("/privacy")
     yield "privacy"
+    page.goto("/accessibility")
+    yield "accessibility-statement"
     page.goto("/reports/track/this-link-was-never-issued")
     yield "invalid-tracking-link"
     page.goto("/no-such-page")
@@ -366,6 +412,17 @@ def tour_output_dispute(page: Page) -> Iterator[str]:
     yield "output-dispute-form"
     submit_form(page)
     yield "output-dispute-form-error"
+    # The accessibility statement's way to tell us about a barrier.
+    page.goto("/accessibility")
+    with page.expect_navigation():
+        page.locator("main a[href*='kind=accessibility_barrier']").click()
+    yield "barrier-form"
+    submit_form(page)
+    yield "barrier-form-error"
+    page.fill("#description", "The date field did not accept my screen reader's input.")
+    submit_form(page)
+    page.wait_for_url("**/reports/confirmation")
+    yield "barrier-confirmation"
 
 
 def tour_lost_link(page: Page) -> Iterator[str]:
@@ -464,17 +521,26 @@ def tour_administration(page: Page) -> Iterator[str]:
     yield "administration"
     page.goto("/staff/admin/staff")
     yield "staff-list"
+    page.locator("main table a").first.click()
+    page.wait_for_load_state()
+    yield "edit-staff"
     page.goto("/staff/admin/staff/new")
     yield "new-staff"
     submit_form(page)
     yield "new-staff-error"
     page.goto("/staff/admin/teams")
     yield "teams"
+    page.goto("/staff/admin/teams/new")
+    yield "new-team"
+    page.goto("/staff/admin/teams")
     page.locator("main table a").first.click()
     page.wait_for_load_state()
     yield "team"
     page.goto("/staff/admin/routing")
     yield "routing-rules"
+    page.locator("main table a[href*='/routing/']").first.click()
+    page.wait_for_load_state()
+    yield "edit-routing-rule"
     page.goto("/staff/admin/routing/new")
     yield "new-routing-rule"
     submit_form(page)
@@ -483,11 +549,21 @@ def tour_administration(page: Page) -> Iterator[str]:
     page.locator("main a[href$='/replies']").first.click()
     page.wait_for_load_state()
     yield "saved-replies"
+    replies = page.url
+    page.locator("main table a").first.click()
+    page.wait_for_load_state()
+    yield "edit-saved-reply"
+    page.goto(replies + "/new")
+    yield "new-saved-reply"
     page.goto("/staff/admin/")
     page.locator("main a[href$='/reason-templates']").first.click()
     page.wait_for_load_state()
     yield "reason-templates"
-    page.goto(page.url + "/new")
+    templates = page.url
+    page.locator("main table a").first.click()
+    page.wait_for_load_state()
+    yield "edit-reason-template"
+    page.goto(templates + "/new")
     yield "new-reason-template"
     submit_form(page)
     yield "new-reason-template-error"
@@ -618,6 +694,9 @@ def tour_service_levels(page: Page) -> Iterator[str]:
     yield "queue-breached"
     page.goto("/staff/admin/sla-policies")
     yield "sla-policies"
+    page.locator("main table a[href*='/sla-policies/']:not([href*='/new'])").first.click()
+    page.wait_for_load_state()
+    yield "edit-sla-policy"
     page.goto("/staff/admin/sla-policies/new")
     yield "new-sla-policy"
     page.fill("#first_response_amount", "0")
@@ -633,6 +712,8 @@ def tour_service_levels(page: Page) -> Iterator[str]:
     yield "team-calendar-error"
     page.goto("/staff/admin/outbox")
     yield "undelivered-email"
+    page.goto("/staff/audit")
+    yield "audit-log"
 
 
 # Every page a reporter or a member of staff can meet, in walks through the site. Each walk
