@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import get_locale
 
 from portal.config import PROJECT_ROOT, RTL_LOCALES, SUPPORTED_LOCALES
@@ -134,7 +134,10 @@ def negotiate(accept_languages, offered: tuple[str, ...]) -> tuple[str | None, s
 
 
 def select_locale() -> str:
-    """An explicit choice (cookie) first, then the browser's Accept-Language, then English."""
+    """An explicit choice (cookie) first, then the browser's Accept-Language, then English.
+    Outside a request (the command line, the clock), English unless ``force_locale`` says."""
+    if not has_request_context():
+        return "en"
     offered = offered_locales()
     chosen = request.cookies.get(LOCALE_COOKIE)
     if chosen in offered:

@@ -50,9 +50,11 @@ def pseudo_translations() -> str:
             continue
         if isinstance(message.id, tuple):
             forms = (pseudo(message.id[0]), *[pseudo(message.id[1])] * (catalogue.num_plurals - 1))
-            catalogue.add(message.id, forms, flags=message.flags)
+            catalogue.add(message.id, forms, flags=message.flags, context=message.context)
         else:
-            catalogue.add(message.id, pseudo(message.id), flags=message.flags)
+            catalogue.add(
+                message.id, pseudo(message.id), flags=message.flags, context=message.context
+            )
     directory = Path(tempfile.mkdtemp(prefix="pseudo-translations-"))
     target = directory / PSEUDO_LOCALE / "LC_MESSAGES"
     target.mkdir(parents=True)
@@ -72,7 +74,7 @@ DATA_PATTERNS = re.compile(
     r"|\b[\w-]+\.(png|jpe?g|pdf|txt|jsonl|json|csv|parquet|zip|md)\b"
 )
 # A run of English words on one line: reported as one phrase.
-WORDS = re.compile(r"[A-Za-z]{2,}(?:[ ,.:;'’!?()-]+[A-Za-z]+)*")
+WORDS = re.compile(r"[A-Za-z]{2,}(?:[ ,.:;'\u2019!?()-]+[A-Za-z]+)*")
 
 
 def outside_brackets(text: str) -> str:

@@ -16,6 +16,7 @@ import jsonschema
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from portal.clock import utcnow
 from portal.extensions import db
@@ -768,6 +769,25 @@ def queue_export(app, fmt=ExportFormat.JSONL, **filters) -> int:
         db.session.add(queued)
         db.session.commit()
         return queued.id
+
+
+def test_a_dataset_card_is_written_in_the_language_the_export_was_asked_for_in(
+    app, export_dir, variety
+):
+    export_id = queue_export(app, ExportFormat.HUGGING_FACE)
+    with app.app_context():
+        db.session.get(FeedbackExport, export_id).locale = "fr"
+        db.session.commit()
+        exports.run_next_queued(utcnow())
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        heading = gettext("How the data was collected")
+
+    card = (export_dir / str(export_id) / "README.md").read_text("utf-8")
+
+    assert heading != "How the data was collected"
+    assert f"## {heading}" in card
+    assert "## How the data was collected" not in card
+    assert card_front_matter(export_dir / str(export_id))["license"] == "other"
 
 
 def test_the_clock_runs_a_queued_export_to_done_and_shows_its_progress(

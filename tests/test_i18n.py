@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from babel.dates import format_date
 from flask import abort
+from flask_babel import gettext
 
 from portal.access import ACCESS_POLICY, Audience
 from portal.config import SUPPORTED_LOCALES
@@ -240,3 +241,17 @@ def test_a_report_sent_in_french_is_followed_in_french_in_the_chosen_time_zone(
     for when in (sent, first_response):
         assert format_date(when, "long", locale="fr") in page  # e.g. "28 novembre 2026"
         assert f"{when:%H:%M} (Asia/Tokyo)" in page
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "hi", "zh-CN"])
+def test_wtforms_own_messages_are_in_the_readers_language(client, registry, locale):
+    """WTForms translates into fewer languages than the portal: its messages are ours."""
+    headers = {"Accept-Language": locale}
+    answers = complete_answers(registry, occurred_on="31/02/2026")
+
+    page = page_text(send(client, open_form(client, headers=headers), answers, headers=headers))
+
+    with client.application.test_request_context(headers=headers):
+        translated = gettext("Not a valid date value.")
+    assert translated in page
+    assert (translated == "Not a valid date value.") == (locale == "en")

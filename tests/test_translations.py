@@ -29,8 +29,9 @@ def read_catalogue(locale: str):
         return read_po(file, locale=locale)
 
 
-def key(message) -> str:
-    return message.id if isinstance(message.id, str) else message.id[0]
+def key(message) -> tuple[str | None, str]:
+    """A message's context and (singular) id: what gettext looks it up by."""
+    return message.context, message.id if isinstance(message.id, str) else message.id[0]
 
 
 def strings(message) -> tuple[str, ...]:
@@ -86,7 +87,7 @@ def test_the_catalogue_holds_every_string_of_the_code_as_the_code_has_it(locale,
 
 def problems_of(message, plural_forms: int) -> list[str]:
     """What is wrong with one translated message."""
-    source = key(message)
+    source = key(message)[1]
     if message.fuzzy or not all(strings(message)):
         return [f"untranslated: {source!r}"]
     found = []

@@ -1,7 +1,6 @@
 """WTForms forms. Labels, hints and messages are lazily translated strings."""
 
-from flask_babel import format_number
-from flask_babel import gettext as _
+from flask_babel import format_number, get_translations, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField
@@ -35,10 +34,52 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+def N_(message: str) -> str:
+    """Mark a string for extraction only."""
+    return message
+
+
+# WTForms' own messages that a person can meet here (a date that is not a date, a choice that
+# is not offered); they go into this portal's catalogues, because WTForms translates into
+# fewer languages than the portal (no Hindi) and the pseudo-locale must see them.
+WTFORMS_MESSAGES = (
+    N_("This field is required."),
+    N_("Invalid input."),
+    N_("Not a valid choice."),
+    N_("Invalid Choice: could not coerce."),
+    N_("Invalid choice(s): one or more data inputs could not be coerced."),
+    N_("Not a valid datetime value."),
+    N_("Not a valid date value."),
+    N_("Not a valid time value."),
+    N_("Not a valid integer value."),
+    N_("Not a valid decimal value."),
+    N_("Number must be at least %(min)s."),
+    N_("Number must be at most %(max)s."),
+    N_("Number must be between %(min)s and %(max)s."),
+    N_("Invalid email address."),
+)
+
+
+class PortalTranslations:
+    """WTForms' messages translated by the portal's catalogue (see WTFORMS_MESSAGES)."""
+
+    # The catalogue's own lookups: Flask-Babel's helpers would fill the placeholders that
+    # WTForms fills itself.
+    def gettext(self, string):
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        return get_translations().ungettext(singular, plural, n)
+
+
 class PortalForm(FlaskForm):
-    """Base of every form: text from the outside world is cleaned before validation."""
+    """Base of every form: text from the outside world is cleaned before validation, and
+    WTForms' own messages are in the reader's language."""
 
     class Meta:
+        def get_translations(self, form):
+            return PortalTranslations()
+
         def bind_field(self, form, unbound_field, options):
             filters = (*unbound_field.kwargs.get("filters", ()), strip_nul)
             return unbound_field.bind(form=form, filters=filters, **options)
@@ -57,5 +98,10 @@ class MaxChars:
     def __call__(self, form, field):
         if field.data and len(field.data) > self.limit:
             raise ValidationError(
-                _("This must be %(limit)s characters or fewer", limit=format_number(self.limit))
+                ngettext(
+                    "This must be %(num)s character or fewer",
+                    "This must be %(num)s characters or fewer",
+                    self.limit,
+                    num=format_number(self.limit),
+                )
             )

@@ -2,7 +2,7 @@
 
 import re
 
-from flask_babel import format_number
+from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, Field, HiddenField, SelectField, StringField
@@ -256,9 +256,11 @@ class BulkActionForm(PortalForm):
             raise ValidationError(_("Select at least one report"))
         if len(field.data) > MAX_BULK_TICKETS:
             raise ValidationError(
-                _(
-                    "Select %(limit)s reports or fewer at a time",
-                    limit=format_number(MAX_BULK_TICKETS),
+                ngettext(
+                    "Select %(num)s report or fewer at a time",
+                    "Select %(num)s reports or fewer at a time",
+                    MAX_BULK_TICKETS,
+                    num=format_number(MAX_BULK_TICKETS),
                 )
             )
 

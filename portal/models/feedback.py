@@ -59,6 +59,8 @@ class FeedbackExport(db.Model):
     manifest: Mapped[dict | None] = mapped_column(sa.JSON)
     # What went wrong, for staff (an exception's type, never data).
     error: Mapped[str | None] = mapped_column(sa.String(200))
+    # The language of the page it was asked for from: its dataset card is written in it.
+    locale: Mapped[str] = mapped_column(sa.String(16), default="en", server_default="en")
 
     requested_by: Mapped[StaffUser | None] = relationship()
 

@@ -44,7 +44,9 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from flask_babel import gettext as _
 
+from portal.config import N_
 from portal.models.feedback import ExportFormat
 from portal.services import redaction
 from portal.services.feedback import (
@@ -614,18 +616,18 @@ def card_sections(facts: CardFacts) -> list[tuple[str, list[str]]]:
         "redacted": ", ".join(
             f"{kind} {count}" for kind, count in facts.redaction_counts.items() if count
         )
-        or "none",
+        or _("none"),
         "license": facts.license,
     }
     measured = MEASURED_REDACTION.get(redaction.RULES_VERSION)
     if measured is None:
-        how_well = (
+        how_well = N_(
             "These rules have not been measured yet; see docs/redaction.md in the Redress "
             "repository for how they are measured."
         )
     else:
         values.update(measured)
-        how_well = (
+        how_well = N_(
             "Measured on a synthetic corpus of 320 reports in eight languages "
             "(docs/redaction.md in the Redress repository, rules version %(rules_version)s): "
             "planted e-mail addresses, phone numbers, IP addresses, secret URLs, card and bank "
@@ -635,88 +637,114 @@ def card_sections(facts: CardFacts) -> list[tuple[str, list[str]]]:
         )
     sections = [
         (
-            "Redress feedback",
+            N_("Redress feedback"),
             [
-                "Reports of harm caused by AI model outputs, and disputes of such outputs, sent "
-                "by the people affected through a Redress portal and exported, with their "
-                "consent, to improve the next versions of the models concerned.",
-                "- Records: %(records)s (harm reports: %(harm_reports)s, disputes: "
-                "%(disputes)s)\n"
-                "- Splits: %(splits)s\n"
-                "- Preference pairs: %(pairs)s\n"
-                "- Languages: %(languages)s\n"
-                "- Licence: %(license)s",
+                N_(
+                    "Reports of harm caused by AI model outputs, and disputes of such outputs, "
+                    "sent by the people affected through a Redress portal and exported, with their "
+                    "consent, to improve the next versions of the models concerned."
+                ),
+                N_(
+                    "- Records: %(records)s (harm reports: %(harm_reports)s, disputes: "
+                    "%(disputes)s)\n"
+                    "- Splits: %(splits)s\n"
+                    "- Preference pairs: %(pairs)s\n"
+                    "- Languages: %(languages)s\n"
+                    "- Licence: %(license)s"
+                ),
             ],
         ),
         (
-            "Dataset structure",
+            N_("Dataset structure"),
             [
-                "Configuration `default`: one record per report, following the Redress "
-                "feedback record schema, version %(schema_version)s (`%(schema_path)s` in the "
-                "Redress repository describes every field). Configuration "
-                "`preference_pairs`: for disputes that state what the output should have "
-                "been, the prompt, that expected output (`chosen`) and the model's original "
-                "output (`rejected`).",
-                "Each record's split (train, validation, test: about 80, 10 and 10 per cent) "
-                "follows from its id alone, so a record stays in the same split from one "
-                "export to the next. Record ids are stable pseudonyms: a record exported "
-                "again replaces the earlier copy with the same id.",
+                N_(
+                    "Configuration `default`: one record per report, following the Redress "
+                    "feedback record schema, version %(schema_version)s (`%(schema_path)s` in the "
+                    "Redress repository describes every field). Configuration "
+                    "`preference_pairs`: for disputes that state what the output should have "
+                    "been, the prompt, that expected output (`chosen`) and the model's original "
+                    "output (`rejected`)."
+                ),
+                N_(
+                    "Each record's split (train, validation, test: about 80, 10 and 10 per cent) "
+                    "follows from its id alone, so a record stays in the same split from one "
+                    "export to the next. Record ids are stable pseudonyms: a record exported "
+                    "again replaces the earlier copy with the same id."
+                ),
             ],
         ),
         (
-            "How the data was collected",
+            N_("How the data was collected"),
             [
-                "People who were harmed by an AI model's output, or who dispute one, reported "
-                "it on a public form: the output as they saw it, optionally the prompt, and "
-                "for disputes what they expected. Staff then triaged each report (a severity), "
-                "decided on it (an outcome and remedies) and the reporter could appeal and say "
-                "whether the decision resolved their concern; records carry those structured "
-                "labels, never the staff's or the reporter's other free text.",
+                N_(
+                    "People who were harmed by an AI model's output, or who dispute one, reported "
+                    "it on a public form: the output as they saw it, optionally the prompt, and "
+                    "for disputes what they expected. Staff then triaged each report (a severity), "
+                    "decided on it (an outcome and remedies) and the reporter could appeal and say "
+                    "whether the decision resolved their concern; records carry those structured "
+                    "labels, never the staff's or the reporter's other free text."
+                ),
             ],
         ),
         (
-            "Consent",
+            N_("Consent"),
             [
-                "Only reports whose reporter agreed, on the form, to the use of their report to "
-                "improve AI models are exported. A reporter may take that consent back at any "
-                "time, or have their data erased; reports found to be spam, merged into "
-                "another or withdrawn leave the exports too. Later exports then list the ids "
-                "of such records in `tombstones.txt`: whoever holds this dataset must delete "
-                "those records, and any copy or derivative of them, on receiving it.",
+                N_(
+                    "Only reports whose reporter agreed, on the form, to the use of their report "
+                    "to improve AI models are exported. A reporter may take that consent back at "
+                    "any time, or have their data erased; reports found to be spam, merged into "
+                    "another or withdrawn leave the exports too. Later exports then list the ids "
+                    "of such records in `tombstones.txt`: whoever holds this dataset must delete "
+                    "those records, and any copy or derivative of them, on receiving it."
+                ),
             ],
         ),
         (
-            "Redaction",
+            N_("Redaction"),
             [
-                "Contact details are never exported. In the output, the prompt and the "
-                "expected output, personal data was replaced by typed placeholders before "
-                "export (redaction rules version %(rules_version)s): e-mail addresses "
-                "[EMAIL], phone numbers [PHONE], IP addresses [IP], URLs that carry "
-                "credentials or tokens [URL], payment card numbers [CARD], bank account "
-                "numbers [IBAN], and the reporter's own name [NAME]. Each record counts what "
-                "was replaced (`redaction_counts`); over this export: %(redacted)s.",
-                "Redaction is automatic and imperfect. Names of people other than the "
-                "reporter are not looked for at all: they survive. So do postal addresses, "
-                "obfuscated e-mail addresses (name at example dot com), phone numbers in some "
-                "national formats or written in words, and details that identify someone "
-                "indirectly. Some harmless values are over-redacted (long numbers taken for "
-                "phone numbers, four-part versions for IP addresses, common words that are "
-                "part of the reporter's name).",
+                N_(
+                    "Contact details are never exported. In the output, the prompt and the "
+                    "expected output, personal data was replaced by typed placeholders before "
+                    "export (redaction rules version %(rules_version)s): e-mail addresses "
+                    "[EMAIL], phone numbers [PHONE], IP addresses [IP], URLs that carry "
+                    "credentials or tokens [URL], payment card numbers [CARD], bank account "
+                    "numbers [IBAN], and the reporter's own name [NAME]. Each record counts what "
+                    "was replaced (`redaction_counts`); over this export: %(redacted)s."
+                ),
+                N_(
+                    "Redaction is automatic and imperfect. Names of people other than the "
+                    "reporter are not looked for at all: they survive. So do postal addresses, "
+                    "obfuscated e-mail addresses (name at example dot com), phone numbers in some "
+                    "national formats or written in words, and details that identify someone "
+                    "indirectly. Some harmless values are over-redacted (long numbers taken for "
+                    "phone numbers, four-part versions for IP addresses, common words that are "
+                    "part of the reporter's name)."
+                ),
                 how_well,
             ],
         ),
         (
-            "Known limitations",
+            N_("Known limitations"),
             [
-                "The reports come from people who found the portal and chose to write: they "
-                "are not a sample of model outputs, nor of harms, and some models, languages "
-                "and kinds of harm are over-represented. Outputs are as the reporter copied "
-                "them and may be incomplete or altered; reporters' severities are their own "
-                "view, staff's a judgement under the portal's policy at the time.",
-                "The text may describe or quote harmful content (dangerous instructions, "
-                "harassment, self-harm). A decision can be reversed on appeal; a record "
-                "carries the decision in force when it was exported.",
+                N_(
+                    "The reports come from people who found the portal and chose to write: they "
+                    "are not a sample of model outputs, nor of harms, and some models, languages "
+                    "and kinds of harm are over-represented. Outputs are as the reporter copied "
+                    "them and may be incomplete or altered; reporters' severities are their own "
+                    "view, staff's a judgement under the portal's policy at the time."
+                ),
+                N_(
+                    "The text may describe or quote harmful content (dangerous instructions, "
+                    "harassment, self-harm). A decision can be reversed on appeal; a record "
+                    "carries the decision in force when it was exported."
+                ),
             ],
         ),
     ]
-    return [(title, [text % values for text in texts]) for title, texts in sections]
+    # Translated here, in the language of whoever asked for the export (force_locale).
+    # Only text with placeholders is formatted: a translation may write "80 %" where the
+    # English has none.
+    return [
+        (_(title), [_(text) % values if "%(" in text else _(text) for text in texts])
+        for title, texts in sections
+    ]

@@ -40,6 +40,7 @@ from typing import IO
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
 
 from portal.clock import utcnow
 from portal.extensions import db
@@ -344,15 +345,16 @@ def run_next_queued(now: datetime) -> FeedbackExport | None:
                 export.rows_done = done
                 db.session.commit()
 
-        manifest = run_export(
-            filters=filters,
-            fmt=export.format,
-            out_dir=export_dir() / str(export_id),
-            actor=_requester(export),
-            now=now,
-            progress=progress,
-            export_id=export_id,
-        )
+        with force_locale(export.locale):
+            manifest = run_export(
+                filters=filters,
+                fmt=export.format,
+                out_dir=export_dir() / str(export_id),
+                actor=_requester(export),
+                now=now,
+                progress=progress,
+                export_id=export_id,
+            )
         export.rows_done = export.rows_total = manifest["counts"]["records"]
         export.manifest = manifest
         export.status = ExportStatus.DONE

@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
 
-from portal.i18n import offered_locales
 from portal.extensions import db
+from portal.i18n import offered_locales
 from portal.models import (
     Actor,
     DurationUnit,

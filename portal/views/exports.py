@@ -334,6 +334,7 @@ def request_export():
         format=ExportFormat(form.format.data),
         filters=form.to_filters().to_json(),
         status=ExportStatus.QUEUED,
+        locale=current_locale_code(),
     )
     db.session.add(export)
     db.session.flush()

@@ -41,8 +41,8 @@ from portal.models import (
     Ticket,
 )
 from portal.models.enums import Role
-from portal.models.sla import DurationUnit
 from portal.models.routing import TeamMembership
+from portal.models.sla import DurationUnit
 from portal.services import decisions, exports, follow_up
 from portal.services.accounts import create_user, hasher_from_config
 from portal.services.attachments import store_evidence

@@ -10,7 +10,13 @@ import re
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import LOCALES, REFERENCE_PATTERN
+from portal.i18n import language_tag
+from tests.browser.conftest import (
+    LOCALES,
+    REFERENCE_PATTERN,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -160,7 +166,7 @@ def test_report_journey_by_keyboard_alone(page, locale, kind):
     page.goto("/")
     press_until_focused(page, f"main a[href$='/reports/new?kind={kind}']")
     press_enter_and_wait(page)
-    assert page.locator("html").get_attribute("lang") == locale
+    assert page.locator("html").get_attribute("lang") == language_tag(locale)
     assert page.url.endswith(f"/reports/new?kind={kind}")
     assert page.locator("#expected_output").count() == (1 if kind == "output_dispute" else 0)
 
@@ -173,7 +179,7 @@ def test_report_journey_by_keyboard_alone(page, locale, kind):
     press_enter_and_wait(page)
     page.wait_for_url(f"**/reports/case/{reference}")
     assert reference in page.locator("h1").inner_text()
-    assert page.locator("html").get_attribute("lang") == locale
+    assert page.locator("html").get_attribute("lang") == language_tag(locale)
 
 
 def follow_each_error_summary_link(page: Page) -> list[str]:
@@ -265,3 +271,127 @@ def test_case_and_withdraw_errors_take_focus_and_lead_to_each_field(page, locale
     submit_by_keyboard(page)  # "Withdraw report" without ticking the confirmation
     assert_error_summary_has_focus(page)
     assert follow_each_error_summary_link(page) == []
+
+
+# -- staff: the triage journey, and every control of the busiest pages ------------------------
+
+# Whether the focused element can be seen (WCAG 2.4.11): at least partly in the window, and not
+# covered by anything (a sticky header, a banner) in the middle of the part in the window.
+FOCUS_IS_VISIBLE = """() => {
+    const element = document.activeElement;
+    const box = element.getBoundingClientRect();
+    const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, window.innerHeight);
+    const left = Math.max(box.left, 0), right = Math.min(box.right, window.innerWidth);
+    if (bottom <= top || right <= left) return false;
+    const hit = document.elementFromPoint((left + right) / 2, (top + bottom) / 2);
+    if (!hit) return false;
+    const labels = element.labels ? [...element.labels] : [];
+    return hit === element || element.contains(hit) || hit.contains(element)
+        || labels.some(label => label.contains(hit));
+}"""
+
+# Every control a keyboard should reach: visible, enabled and not taken out of the tab order.
+FOCUSABLE = """() => [...document.querySelectorAll(
+        'a[href], button, input:not([type="hidden"]), select, textarea, summary, [tabindex]'
+    )].filter(element => {
+        const style = getComputedStyle(element);
+        return !element.disabled && element.tabIndex >= 0 && style.visibility !== 'hidden'
+            && element.getClientRects().length > 0
+            // A group of radios is one tab stop: its checked radio, or its first.
+            && !(element.type === 'radio' && element !== (
+                element.form?.querySelector(`input[name="${element.name}"]:checked`)
+                || element.form?.querySelector(`input[name="${element.name}"]`)));
+    }).length"""
+
+
+def tab_through(page: Page) -> tuple[int, list[str]]:
+    """Tab from the top of the page to past its last stop; the stops, and the problems met:
+    a stop with no visible focus indicator, a stop hidden or covered, or a trap."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    problems, seen, repeats = [], [], 0
+    for _ in range(400):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement === document.body"):
+            return len(seen), problems
+        here = page.evaluate(DESCRIBE_FOCUS)
+        # A date input takes three presses (day, month, year); more is a trap.
+        repeats = repeats + 1 if seen and here == seen[-1] else 0
+        if repeats > 3:
+            problems.append(f"focus is stuck on {here}")
+            return len(seen), problems
+        if repeats:
+            continue
+        seen.append(here)
+        if not page.evaluate(HAS_FOCUS_INDICATOR):
+            problems.append(f"no focus indicator: {here}")
+        if not page.evaluate(FOCUS_IS_VISIBLE):
+            problems.append(f"focused but hidden or covered: {here}")
+    problems.append("Tab never left the page: a keyboard trap?")
+    return len(seen), problems
+
+
+def sign_in_by_keyboard(page: Page, email: str) -> None:
+    press_until_focused(page, "#email")
+    page.keyboard.type(email)
+    press_until_focused(page, "#password")
+    page.keyboard.type(STAFF_PASSWORD)
+    press_enter_and_wait(page)
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_triage_journey_by_keyboard_alone(page, locale):
+    """An agent signs in, opens the newest report, takes it, assesses it and replies."""
+    page.goto("/staff/queue")
+    sign_in_by_keyboard(page, STAFF_EMAIL)
+    page.wait_for_url("**/staff/queue")
+
+    press_until_focused(page, "main table tbody a")
+    reference = page.evaluate("document.activeElement.textContent.trim()")
+    press_enter_and_wait(page)
+    page.wait_for_url(f"**/staff/tickets/{reference}")
+
+    press_until_focused(page, "form[action$='/assign'] button[name='claim']", limit=300)
+    press_enter_and_wait(page)
+    assert "Ada Agent" in page.locator("main .summary-list").first.inner_text()
+
+    press_until_focused(page, "form[action$='/classification'] select[name='severity']", limit=300)
+    page.keyboard.press("End")  # the most serious
+    press_until_focused(page, "form[action$='/classification'] button[type='submit']")
+    press_enter_and_wait(page)
+    severity = page.locator("form[action$='/classification'] select[name='severity']")
+    assert severity.input_value() == "critical"
+
+    press_until_focused(page, "#reply", limit=300)
+    page.keyboard.type("We are looking into it and will write again by Friday.")
+    press_until_focused(page, "form[action$='/reply'] button[type='submit']")
+    press_enter_and_wait(page)
+    assert page.get_by_text("We are looking into it and will write again by Friday.").count() == 1
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_every_control_of_the_staff_pages_is_reached_with_focus_in_sight(page, locale):
+    page.goto("/staff/queue")
+    sign_in_by_keyboard(page, STAFF_EMAIL)
+    page.wait_for_url("**/staff/queue")
+    problems = []
+    for path in ("/staff/queue", "/staff/queue?q=Javel"):
+        page.goto(path)
+        if "q=" in path:  # the French report's case page: the busiest page of all
+            with page.expect_navigation():
+                page.locator("main table tbody a").first.click()
+        stops, found = tab_through(page)
+        problems += [f"{page.url}: {problem}" for problem in found]
+        assert stops >= page.evaluate(FOCUSABLE), f"{page.url}: some controls are never reached"
+
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", ["/", "/reports/new?kind=output_dispute", "/accessibility"])
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_every_control_of_the_public_pages_is_reached_with_focus_in_sight(page, locale, path):
+    page.goto(path)
+
+    stops, problems = tab_through(page)
+
+    assert problems == []
+    assert stops >= page.evaluate(FOCUSABLE)

@@ -1,11 +1,13 @@
-"""Reports of a barrier to using the portal: a third kind of ticket
+"""Reports of a barrier to using the portal; each export's language
 
-Revision ID: 0018_barrier_reports
+Revision ID: 0018_barriers_card_language
 Revises: 0017_feedback_exports
 Create Date: 2026-11-28
 
 A ticket's kind, and a routing rule's, may now be "accessibility_barrier". Downgrading refuses
 while such tickets or rules exist (the constraint would fail): close and delete them first.
+Each feedback export keeps the language it was asked for in, which its dataset card is written
+in; exports made before this release get English, which is what their cards are in.
 
 """
 from alembic import op
@@ -13,7 +15,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0018_barrier_reports'
+revision = '0018_barriers_card_language'
 down_revision = '0017_feedback_exports'
 branch_labels = None
 depends_on = None
@@ -24,9 +26,15 @@ CHECKS = (("tickets", "ck_tickets_kind"), ("routing_rules", "ck_routing_rules_ki
 
 def upgrade():
     _replace_kind_checks(KINDS + ("accessibility_barrier",))
+    with op.batch_alter_table('feedback_exports', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('locale', sa.String(length=16), server_default='en', nullable=False)
+        )
 
 
 def downgrade():
+    with op.batch_alter_table('feedback_exports', schema=None) as batch_op:
+        batch_op.drop_column('locale')
     _replace_kind_checks(KINDS)
 
 
