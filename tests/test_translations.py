@@ -21,7 +21,7 @@ TRANSLATED = [locale for locale in SUPPORTED_LOCALES if locale != "en"]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 MARKUP = re.compile(r"<[^>]+>")
 # The placeholders a plural form may spell out instead ("un fichier", "ملف واحد").
-COUNTS = {"num", "count"}
+COUNTS = {"num", "count", "limit"}
 
 
 def read_catalogue(locale: str):

@@ -98,10 +98,11 @@ class MaxChars:
     def __call__(self, form, field):
         if field.data and len(field.data) > self.limit:
             raise ValidationError(
+                # Not %(num)s: Flask-Babel fills that with the bare number, not "10,000".
                 ngettext(
-                    "This must be %(num)s character or fewer",
-                    "This must be %(num)s characters or fewer",
+                    "This must be %(limit)s character or fewer",
+                    "This must be %(limit)s characters or fewer",
                     self.limit,
-                    num=format_number(self.limit),
+                    limit=format_number(self.limit),
                 )
             )

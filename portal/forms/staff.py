@@ -257,10 +257,10 @@ class BulkActionForm(PortalForm):
         if len(field.data) > MAX_BULK_TICKETS:
             raise ValidationError(
                 ngettext(
-                    "Select %(num)s report or fewer at a time",
-                    "Select %(num)s reports or fewer at a time",
+                    "Select %(limit)s report or fewer at a time",
+                    "Select %(limit)s reports or fewer at a time",
                     MAX_BULK_TICKETS,
-                    num=format_number(MAX_BULK_TICKETS),
+                    limit=format_number(MAX_BULK_TICKETS),
                 )
             )
 
