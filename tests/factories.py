@@ -19,7 +19,7 @@ from portal.models import (
     Ticket,
     TicketKind,
 )
-from portal.models.enums import Role
+from portal.models.enums import AI_OUTPUT_KINDS, Role
 from portal.models.routing import RoutingRule, StaffLanguage, TeamMembership
 from portal.models.tickets import SEVERITY_PRIORITY
 from portal.services.accounts import create_user, hasher_from_config
@@ -174,7 +174,7 @@ def ticket_rows(count: int, *, teams, models, versions, staff) -> list[dict]:
         rows.append(
             {
                 "reference": f"RP-{number:08d}",
-                "kind": chance.choices(list(TicketKind), [70, 30])[0],
+                "kind": chance.choices(AI_OUTPUT_KINDS, [70, 30])[0],
                 "status": status,
                 "reporter_role": ReporterRole.SELF,
                 "model_id": version.model_id,

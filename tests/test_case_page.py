@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale, gettext
 from PIL import Image
 from sqlalchemy.orm import Session
 
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.i18n import language_name
 from portal.models import (
     Attachment,
     AuditEntry,
@@ -209,7 +211,7 @@ def test_the_case_page_shows_the_report_its_model_severities_and_history(agent, 
     assert "Not assessed yet" in page
     assert "The reporter said: High: serious harm to me or others" in page
     assert '<p class="preserve-lines case-text" lang="fr" dir="auto">' in page
-    assert "The reporter writes in Français (fr); e-mails to them are in that language." in page
+    assert "The reporter writes in French (fr); e-mails to them are in that language." in page
     assert "Report received" in page
     assert "Sent to a team" in page  # internal: staff see it
     assert "Staff only" in page
@@ -880,3 +882,26 @@ def test_a_blank_looking_choice_is_refused_with_a_message_not_an_error_page(
     assert response.status_code == 200
     assert "Not a valid choice" in response.get_data(as_text=True)
     assert stored(app, report, lambda ticket: (ticket.assignee_id, ticket.severity)) == (None, None)
+
+
+def test_staff_reading_in_arabic_see_the_reporters_language_and_reply_to_them_in_hindi(
+    app, agent, people
+):
+    """E-mails to a reporter are in the reporter's language, whatever the staff member reads."""
+    report = file_report(app, contact_email=EMAIL, consent_contact=True, locale="hi")
+    arabic = {"Accept-Language": "ar"}
+
+    page = agent.get(report.url, headers=arabic).get_data(as_text=True)
+    response = send(agent, report, "reply", page=page, reply="धन्यवाद, हम इसे देख रहे हैं।")
+
+    assert '<html lang="ar" dir="rtl">' in page
+    assert re.search(r'<textarea[^>]* dir="auto"[^>]* id="reply"[^>]* lang="hi"', page)
+    with app.test_request_context(headers=arabic):
+        assert f'{language_name("hi")} (<span translate="no">hi</span>)' in html.unescape(page)
+    assert response.status_code == 303
+    with app.app_context():
+        message = db.session.scalars(sa.select(OutboxMessage)).all()[-1]
+        with force_locale("hi"):
+            subject = gettext("A reply about your report %(reference)s", reference=report.reference)
+    assert (message.locale, message.subject) == ("hi", subject)
+    assert "धन्यवाद, हम इसे देख रहे हैं।" in message.body

@@ -382,7 +382,7 @@ def test_the_service_finds_every_problem_at_once_and_knows_each_model(app, peopl
             "outcome": Outcome.UPHELD,
             "remedy_details": None,
             "automated_means": AutomatedMeans.NONE,
-            "language": "de",
+            "language": "xx",
             "staff": agent,
             "now": utcnow(),
             "lost_link_url": lambda: "http://redress.test/reports/lost-link",

@@ -37,6 +37,7 @@ from portal.models import (
     Severity,
     SlaPolicy,
     StaffUser,
+    Status,
     Team,
     Ticket,
 )
@@ -68,7 +69,6 @@ SCREENSHOT_DIR = REPOSITORY_ROOT / "test-output" / "screenshots"
 # text that skipped translation); every page in its first state in the other languages.
 LOCALES = ("en", "ar", PSEUDO_LOCALE)
 OTHER_LOCALES = tuple(code for code in SUPPORTED_LOCALES if code not in LOCALES)
-SCREENSHOT_LOCALES = ("en", "ar", "zh_Hans", "hi")
 
 STAFF_EMAIL = "agent@example.org"
 STAFF_PASSWORD = "correct horse battery staple"
@@ -139,6 +139,16 @@ REPORT_TO_DECIDE: dict[str, str] = {}
 # The same of a report decided 15 days ago, whose reporter the clock has asked the follow-up
 # question; its reporter gave an e-mail address (so an erasure is confirmed by e-mail).
 REPORT_ASKED: dict[str, str] = {}
+# A report's tracking token in each status the other tours do not reach, for its tracking page.
+TRACKING_BY_STATUS: dict[Status, str] = {}
+STATUSES_SET_DIRECTLY = (
+    Status.TRIAGED,
+    Status.INVESTIGATING,
+    Status.AWAITING_REPORTER,
+    Status.CLOSED,
+    Status.WITHDRAWN,
+    Status.MERGED,
+)
 
 
 def load_casework(app) -> None:
@@ -208,6 +218,14 @@ def load_casework(app) -> None:
             body="Merci pour votre signalement : nous l'examinons.",
         )
     )
+    # The tracking page in each status (set directly: the services' own tests walk the ways
+    # there); a merged report names the one it was merged into.
+    for status in STATUSES_SET_DIRECTLY:
+        ticket, token = make_ticket(app, **about_aurora)
+        ticket.status = status
+        if status is Status.MERGED:
+            ticket.merged_into = first
+        TRACKING_BY_STATUS[status] = token
     # For the administration's edit pages.
     db.session.add(
         ReasonTemplate(
@@ -423,6 +441,13 @@ def tour_output_dispute(page: Page) -> Iterator[str]:
     submit_form(page)
     page.wait_for_url("**/reports/confirmation")
     yield "barrier-confirmation"
+
+
+def tour_tracking_statuses(page: Page) -> Iterator[str]:
+    """The reporter's tracking page in the statuses the other walks do not reach."""
+    for status, token in TRACKING_BY_STATUS.items():
+        page.goto(f"/reports/track/{token}")
+        yield f"tracking-{status.value}"
 
 
 def tour_lost_link(page: Page) -> Iterator[str]:
@@ -726,6 +751,7 @@ TOURS: dict[str, Callable[[Page], Iterator[str]]] = {
     "harm-report": tour_harm_report,
     "output-dispute": tour_output_dispute,
     "lost-link": tour_lost_link,
+    "tracking-statuses": tour_tracking_statuses,
     "staff": tour_staff,
     "casework": tour_casework,
     "administration": tour_administration,

@@ -16,7 +16,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from playwright.sync_api import Page
@@ -35,7 +34,7 @@ from tests.browser.conftest import (
     sign_out,
     submit_form,
 )
-from tests.browser.test_accessibility import AXE_OPTIONS, describe_violations
+from tests.browser.page_checks import axe_problems
 from tests.factories import make_ticket
 from tests.test_outbox import free_port, smtp_server
 
@@ -44,8 +43,6 @@ pytestmark = pytest.mark.browser
 REVIEWER_EMAIL = "reviewer@example.org"
 REPORTER_EMAIL = "reporter-journey@example.org"
 JOURNEY_LOCALES = ("en", "ar")
-
-axe = Axe()
 
 
 @pytest.fixture
@@ -108,9 +105,7 @@ def link_in(mail, path: str) -> str:
 
 
 def check_accessibility(page: Page, name: str, problems: list[str]) -> None:
-    violations = axe.run(page, options=AXE_OPTIONS).response["violations"]
-    if violations:
-        problems.append(f"{name} ({page.url}):\n{describe_violations(violations)}")
+    problems += axe_problems(page, f"{name} ({page.url})")
 
 
 def decide(page: Page, reference: str, *, outcome: str, appeal_result: str | None = None):
