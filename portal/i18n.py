@@ -99,7 +99,8 @@ def register_locales(app: Flask) -> None:
     if app.config["PORTAL_PSEUDO_LOCALE"]:
         offered = (*offered, PSEUDO_LOCALE)
     app.extensions["portal_locales"] = offered
-    # Each page says which language it is in; a cache keeps one copy per language.
+    # Each page says which language it is in, and what chose it (a cache in between must keep
+    # a copy per language).
     app.after_request(declare_content_language)
 
 
@@ -115,7 +116,9 @@ def negotiate(accept_languages, offered: tuple[str, ...]) -> tuple[str | None, s
     # Browsers add the bare language after a regional one ("zh-HK,zh;q=0.9"): after a variety
     # we do not serve, that bare "zh" means the same variety, not Simplified Chinese.
     declined = set()
-    for tag, _quality in accept_languages:
+    for tag, quality in accept_languages:
+        if quality <= 0:
+            continue  # "q=0": not acceptable
         subtags = tag.lower().replace("_", "-").split("-")
         if len(subtags) == 1 and subtags[0] in declined:
             continue
@@ -156,6 +159,7 @@ def suggested_locale() -> str | None:
 def declare_content_language(response):
     if response.mimetype == "text/html" and "Content-Language" not in response.headers:
         response.headers["Content-Language"] = language_tag(current_locale_code())
+        response.vary.update(("Accept-Language", "Cookie"))
     return response
 
 

@@ -29,10 +29,14 @@ UNTOUCHED = re.compile(r"%\(\w+\)[sd]|%%|<[^>]+>|&\w+;")
 
 
 def pseudo(text: str) -> str:
+    """Accented and bracketed; a placeholder is left outside the brackets, so that what fills it
+    is checked in its turn (a translated value brings its own brackets)."""
     pieces, last = [], 0
     for match in UNTOUCHED.finditer(text):
         pieces.append(text[last : match.start()].translate(ACCENTED))
-        pieces.append(match.group(0))
+        placeholder = match.group(0)
+        is_value = placeholder.startswith("%(")
+        pieces.append(f"{CLOSE}{placeholder}{OPEN}" if is_value else placeholder)
         last = match.end()
     pieces.append(text[last:].translate(ACCENTED))
     return OPEN + "".join(pieces) + CLOSE
@@ -103,25 +107,56 @@ def untranslated_words(text: str, data: list[str]) -> list[str]:
     return WORDS.findall(left)
 
 
-# Tables holding text the portal wrote in some language (e-mails as sent): not data.
-RENDERED_TEXT_TABLES = {"outbox_messages"}
+# The columns holding what people typed or named (reports, replies, names of teams, models,
+# rules, tokens) and technical values shown as they are (error names): data that pages show
+# as it is. Nothing the portal writes in words is listed: that must go through translation.
+DATA_COLUMNS = {
+    "tickets": (
+        "reference",
+        "model_not_listed",
+        "output_id",
+        "output_text",
+        "input_text",
+        "description",
+        "impact",
+        "requested_outcome",
+        "expected_output",
+        "reporter_name",
+        "contact_email",
+        "export_output",
+        "export_input",
+        "export_expected_output",
+    ),
+    "ticket_events": ("body",),
+    "attachments": ("original_name",),
+    "staff_users": ("email", "display_name"),
+    "teams": ("slug", "name", "holidays_country", "holidays_subdivision"),
+    "ai_models": ("slug", "display_name", "provider"),
+    "model_versions": ("version", "model_card_url"),
+    "routing_rules": ("name",),
+    "saved_replies": ("title", "body"),
+    "reason_templates": ("title", "facts", "measure", "policy_clause"),
+    "decisions": ("remedy_details", "facts", "measure", "policy_clause", "follow_up_comment"),
+    "appeals": ("reason",),
+    "api_tokens": ("name", "prefix"),
+    # A subject is written in its message's language, and shown with it.
+    "outbox_messages": ("to_address", "subject", "last_error"),
+    "feedback_exports": ("error",),
+}
 
 
 def data_strings(session) -> list[str]:
-    """Every piece of text stored in the database (names, what people wrote, references):
-    data that pages show as it is. Longest first; with each line of longer text on its own,
-    since pages break text into lines."""
+    """The values of DATA_COLUMNS in the database, longest first; with each line of longer
+    text on its own, since pages break text into lines."""
     import sqlalchemy as sa
 
     from portal.extensions import db
 
+    tables = {table.name: table for table in db.metadata.sorted_tables}
     values: set[str] = set()
-    for table in db.metadata.sorted_tables:
-        if table.name in RENDERED_TEXT_TABLES:
-            continue
-        for column in table.columns:
-            if not isinstance(column.type, sa.String) or isinstance(column.type, sa.Enum):
-                continue
+    for table_name, columns in DATA_COLUMNS.items():
+        for name in columns:
+            column = tables[table_name].columns[name]
             for value in session.scalars(sa.select(column).where(column.is_not(None)).distinct()):
                 values.add(value)
                 values.update(value.splitlines())
@@ -131,13 +166,14 @@ def data_strings(session) -> list[str]:
 
 
 # Run in the page: the text a person meets (every text node, and the attributes that are read
-# out or shown), leaving out what is not the interface's own words: scripts, code, people's text
-# (dir="auto"), anything marked translate="no" and anything in another language than the page
-# (the languages in the switcher, each named in itself).
+# out or shown), leaving out what is not the interface's own words: scripts, code, anything
+# marked translate="no" and anything in another language than the page (the languages in the
+# switcher, each named in itself). People's text is removed afterwards, as data.
 VISIBLE_TEXT_SCRIPT = """() => {
     const pageLanguage = document.documentElement.lang;
-    const notWords = 'script, style, template, noscript, code, kbd, samp, [translate="no"], '
-        + '[dir="auto"]';
+    // A textarea holds what the person typed (kept after an error).
+    const notWords = 'script, style, template, noscript, textarea, code, kbd, samp, '
+        + '[translate="no"]';
     const skipped = element =>
         element.closest(notWords)
         || (element.closest('[lang]') && element.closest('[lang]').lang !== pageLanguage);

@@ -76,3 +76,13 @@ def test_a_barrier_report_is_a_ticket_with_a_reference_a_link_and_no_ai_output(
     assert "Tell us about a barrier to using this portal" in page
     assert "AI model" not in page
     assert "What did the AI output say?" not in page
+    # The copy of their data holds what they were asked, not the routing defaults.
+    copy = client.get(f"/reports/case/{reference}/your-data.json").get_json()
+    assert copy["answers"] == {
+        "description": WHAT_STOPPED_ME,
+        "requested_outcome": "Make the button reachable.",
+    }
+    kept = client.get(f"/reports/case/{reference}/your-data").get_data(as_text=True)
+    assert "What stopped you, or made this portal hard to use?" in kept
+    for not_asked in ("Who are you reporting for?", "How serious is it?", "Kind of problem"):
+        assert not_asked not in kept

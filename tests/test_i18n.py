@@ -60,6 +60,7 @@ def test_the_browsers_language_is_used_when_supported(client, accept_language, l
 
     assert_page_in(language, direction, page_text(response))
     assert response.headers["Content-Language"] == language
+    assert {"Accept-Language", "Cookie"} <= set(response.vary)
 
 
 @pytest.mark.parametrize(
@@ -87,6 +88,8 @@ def test_the_browsers_language_is_used_when_supported(client, accept_language, l
         ("ja,ar;q=0.5,fr;q=0.9", "fr", None),
         ("ja", None, None),
         ("*", None, None),
+        # "q=0" says "not this one".
+        ("de;q=0,fr;q=0.5", "fr", None),
     ],
 )
 def test_accept_language_is_negotiated_with_aliases(accept_language, chosen, suggested):
@@ -102,11 +105,15 @@ def test_a_traditional_chinese_reader_gets_english_and_is_offered_simplified_chi
     page = page_text(client.get("/", headers={"Accept-Language": "zh-TW,zh;q=0.9"}))
 
     assert html_tag(page) == '<html lang="en" dir="ltr">'
-    assert re.search(
+    switcher = re.search(r'<nav class="language-switcher".*?</nav>', page, re.DOTALL).group(0)
+    # First in the switcher, set apart.
+    first_link = re.search(r"<a [^>]*>[^<]*</a>", switcher).group(0)
+    assert re.fullmatch(
         r'<a href="/language/zh-Hans\?next=[^"]*" lang="zh-Hans" hreflang="zh-Hans" '
         r'class="language-switcher__suggested">简体中文</a>',
-        page,
+        first_link,
     )
+    assert switcher.count("简体中文") == 1
 
 
 def test_locales_are_named_by_their_language_tags_in_pages_and_headers(client):
@@ -255,3 +262,9 @@ def test_wtforms_own_messages_are_in_the_readers_language(client, registry, loca
         translated = gettext("Not a valid date value.")
     assert translated in page
     assert (translated == "Not a valid date value.") == (locale == "en")
+
+
+def test_the_switcher_takes_a_language_tag_in_any_case(client):
+    client.get("/language/PT-br?next=/")
+
+    assert html_tag(page_text(client.get("/"))) == '<html lang="pt-BR" dir="ltr">'

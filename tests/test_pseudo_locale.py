@@ -28,12 +28,25 @@ def lost_link_url() -> str:
 
 
 def test_the_check_finds_english_outside_the_brackets_and_spares_data():
-    page = f"{pseudo('Track a report')} RP-7K3M-Q9P2 Ada Agent {pseudo('Sent %(when)s')} Sign out"
+    sent = pseudo("Sent %(when)s") % {"when": "28"}
+    page = f"{pseudo('Track a report')} RP-7K3M-Q9P2 Ada Agent {sent} Sign out"
 
-    assert pseudo("Edit %(what)s<b>now</b> 100%%") == "⟦Éðîţ %(what)s<b>ñóŵ</b> 100%%⟧"
+    assert pseudo("Edit %(what)s<b>now</b> 100%%") == "⟦Éðîţ ⟧%(what)s⟦<b>ñóŵ</b> 100%%⟧"
+    # What fills a placeholder is outside the brackets: checked like any other text.
+    assert untranslated_words(pseudo("Sent to %(team)s") % {"team": "another team"}, []) == [
+        "another team"
+    ]
     assert untranslated_words(page, data=["Ada Agent"]) == ["Sign out"]
     assert untranslated_words(page, data=[]) == ["Ada Agent", "Sign out"]
-    assert untranslated_words(pseudo(f"Sent {pseudo('by %(name)s')}"), data=[]) == []
+    assert untranslated_words(pseudo("Sent %(by)s") % {"by": pseudo("by a robot")}, data=[]) == []
+
+
+def test_the_data_columns_exist(app):
+    from tests.pseudo_locale import DATA_COLUMNS
+
+    tables = {table.name: table for table in db.metadata.sorted_tables}
+    for table, columns in DATA_COLUMNS.items():
+        assert set(columns) <= set(tables[table].columns.keys()), table
 
 
 def test_every_email_in_the_pseudo_locale_went_through_translation(app, registry):

@@ -51,7 +51,8 @@ def test_the_first_matching_rule_wins_and_the_history_says_which(app, teams):
     team, event = routed(app, category="self_harm", model_id=teams["quill-writer"])
 
     assert team == "safety"
-    assert event.body == "Rule 10 “Self-harm” → Safety"
+    assert event.body is None  # words are the history's, in each reader's language
+    assert (event.detail["rule"], event.detail["position"]) == ("Self-harm", 10)
     assert not event.is_public
 
 
@@ -63,14 +64,14 @@ def test_a_switched_off_rule_is_skipped_and_the_catch_all_takes_the_rest(app, te
     team, event = routed(app, model_id=teams["aurora-chat"])
 
     assert team == "front-desk"
-    assert "Everything else" in event.body
+    assert "Everything else" in event.detail["rule"]
 
 
 def test_without_a_matching_rule_the_ticket_waits_without_a_team(app):
     team, event = routed(app)
 
     assert team is None
-    assert event.body == "No routing rule matched"
+    assert event.detail == {"no_rule": True}
 
 
 def test_a_rule_on_severity_sees_the_safety_flag(app, teams):

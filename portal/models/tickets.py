@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.enums import (
+    AI_OUTPUT_KINDS,
     Actor,
     Category,
     EventKind,
@@ -305,6 +306,13 @@ class Ticket(db.Model):
         if effective is not None:
             self.priority = SEVERITY_PRIORITY[Severity(effective)]
         return value
+
+    @property
+    def is_about_an_output(self) -> bool:
+        """A harm report or a dispute; not a barrier to using the portal, whose form asks
+        nothing about an AI output (its role, category and severity are routing defaults, not
+        the reporter's answers, and are never shown as theirs)."""
+        return self.kind in AI_OUTPUT_KINDS
 
     @property
     def needs_safety_resources(self) -> bool:

@@ -67,20 +67,7 @@ def data_copy(ticket: Ticket, *, now: datetime) -> dict:
         "timezone": ticket.timezone,
         "model": _model(ticket),
         "model_not_listed": ticket.model_not_listed,
-        "answers": {
-            "reporter_role": ticket.reporter_role.value,
-            "output_text": ticket.output_text,
-            "input_text": ticket.input_text,
-            "occurred_on": ticket.occurred_on.isoformat() if ticket.occurred_on else None,
-            "description": ticket.description,
-            "impact": ticket.impact,
-            "requested_outcome": ticket.requested_outcome,
-            "expected_output": ticket.expected_output,
-            "output_id": ticket.output_id,
-            "category": ticket.category.value,
-            "reporter_severity": ticket.reporter_severity.value,
-            "immediate_danger": ticket.immediate_danger,
-        },
+        "answers": _answers(ticket),
         "consents": {
             "contact": ticket.consent_contact,
             "training": ticket.consent_training,
@@ -94,6 +81,27 @@ def data_copy(ticket: Ticket, *, now: datetime) -> dict:
         "history": [_event(event) for event in held.history],
         "decisions": [_decision(decision) for decision in held.decisions],
         "appeals": [_appeal(appeal) for appeal in held.appeals],
+    }
+
+
+def _answers(ticket: Ticket) -> dict:
+    """What the reporter answered: a report of a barrier to using the portal was asked only
+    what stopped them and what they would like done."""
+    if not ticket.is_about_an_output:
+        return {"description": ticket.description, "requested_outcome": ticket.requested_outcome}
+    return {
+        "reporter_role": ticket.reporter_role.value,
+        "output_text": ticket.output_text,
+        "input_text": ticket.input_text,
+        "occurred_on": ticket.occurred_on.isoformat() if ticket.occurred_on else None,
+        "description": ticket.description,
+        "impact": ticket.impact,
+        "requested_outcome": ticket.requested_outcome,
+        "expected_output": ticket.expected_output,
+        "output_id": ticket.output_id,
+        "category": ticket.category.value,
+        "reporter_severity": ticket.reporter_severity.value,
+        "immediate_danger": ticket.immediate_danger,
     }
 
 

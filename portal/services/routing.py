@@ -95,10 +95,11 @@ def route(ticket: Ticket, *, now) -> RoutingRule | None:
             kind=EventKind.ROUTED,
             actor=Actor.SYSTEM,
             is_public=False,
-            body=(
-                f"Rule {rule.position} “{rule.name}” → {rule.team.name}"
+            # Facts, not English: the history words them in each reader's language.
+            detail=(
+                {"to": rule.team_id, "rule": rule.name, "position": rule.position}
                 if rule
-                else "No routing rule matched"
+                else {"no_rule": True}
             ),
             created_at=now,
         )

@@ -61,7 +61,8 @@ def choose_language(tag: str):
     to where the person was."""
     target = request.args.get("next")
     response = redirect(target if is_safe_redirect_target(target) else url_for("public.home"))
-    code = {language_tag(code): code for code in offered_locales()}.get(tag)
+    # Language tags are case-insensitive: "pt-br" is "pt-BR".
+    code = {language_tag(code).lower(): code for code in offered_locales()}.get(tag.lower())
     if code:
         response.set_cookie(
             LOCALE_COOKIE,

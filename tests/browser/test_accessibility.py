@@ -102,7 +102,7 @@ def test_every_page_in_its_first_state_passes_axe_in_the_other_languages(
 
     request_finished.connect(record, app)
     try:
-        for tour in TOURS.values():
+        for tour_name, tour in TOURS.items():
             page.context.clear_cookies()
             load_demo(app)  # each walk starts from the demo data, as in its own test
             for name in tour(page):
@@ -118,7 +118,7 @@ def test_every_page_in_its_first_state_passes_axe_in_the_other_languages(
                     problems += language_problems(page, where, locale)
                     problems += axe_problems(page, where)
                     if locale in REFLOW_LOCALES:
-                        problems += reflow_problems(page, name, locale)
+                        problems += reflow_problems(page, f"{tour_name}-{name}", locale)
                 choose_language(page, "en")
                 page.goto(url)  # back where the walk was, for its next step
     finally:
@@ -150,7 +150,7 @@ def test_every_page_in_every_state_passes_axe_and_breaks_no_csp_rule(
         problems += axe_problems(page, where)
         problems += translation_problems(page, where, locale)
         if locale in REFLOW_LOCALES:
-            problems += reflow_problems(page, name, locale)
+            problems += reflow_problems(page, f"{tour}-{name}", locale)
 
     assert pages_seen, "the tour visited no page"
     assert not problems, "problems found:\n" + "\n".join(problems)
