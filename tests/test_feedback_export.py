@@ -787,6 +787,7 @@ def test_a_dataset_card_is_written_in_the_language_the_export_was_asked_for_in(
     assert heading != "How the data was collected"
     assert f"## {heading}" in card
     assert "## How the data was collected" not in card
+    assert "anglais, français" in card  # the reports' languages, named in French
     assert card_front_matter(export_dir / str(export_id))["license"] == "other"
 
 

@@ -44,9 +44,11 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from flask_babel import format_number
 from flask_babel import gettext as _
 
 from portal.config import N_
+from portal.i18n import language_name
 from portal.models.feedback import ExportFormat
 from portal.services import redaction
 from portal.services.feedback import (
@@ -602,19 +604,25 @@ def dataset_card(facts: CardFacts) -> str:
 def card_sections(facts: CardFacts) -> list[tuple[str, list[str]]]:
     """The card's fixed text, section by section: every sentence a translator will see is here,
     with named placeholders (``%(name)s``) for what changes from one export to the next."""
+    # Numbers and language names in the card's language; split names and redaction kinds are
+    # the data's own identifiers (`train`, `email`), as the files spell them.
     values = {
-        "records": facts.records,
-        "pairs": facts.pairs,
-        "splits": ", ".join(f"{split} {rows}" for split, (rows, _size) in facts.splits.items())
+        "records": format_number(facts.records),
+        "pairs": format_number(facts.pairs),
+        "splits": ", ".join(
+            f"{split} {format_number(rows)}" for split, (rows, _size) in facts.splits.items()
+        )
         or "-",
-        "languages": ", ".join(sorted(facts.languages)) or "-",
-        "harm_reports": facts.kinds["harm_report"],
-        "disputes": facts.kinds["output_dispute"],
+        "languages": ", ".join(sorted(language_name(code) for code in facts.languages)) or "-",
+        "harm_reports": format_number(facts.kinds["harm_report"]),
+        "disputes": format_number(facts.kinds["output_dispute"]),
         "schema_version": SCHEMA_VERSION,
         "schema_path": SCHEMA_PATH,
         "rules_version": redaction.RULES_VERSION,
         "redacted": ", ".join(
-            f"{kind} {count}" for kind, count in facts.redaction_counts.items() if count
+            f"{kind} {format_number(count)}"
+            for kind, count in facts.redaction_counts.items()
+            if count
         )
         or _("none"),
         "license": facts.license,
