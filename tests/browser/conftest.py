@@ -103,6 +103,10 @@ def live_app(database_url, tmp_path_factory):
             "WTF_CSRF_ENABLED": True,
             # Links must point at the address the browser uses, not at "redress.test".
             "SERVER_NAME": None,
+            # The browser keeps the site's files instead of asking again: Werkzeug's "304 Not
+            # Modified" answer drops the opened file unclosed, and the ResourceWarning that
+            # follows would fail whichever test is running when it is collected.
+            "SEND_FILE_MAX_AGE_DEFAULT": 3600,
         }
     )
     app = create_app(config)
